@@ -1,0 +1,1 @@
+//! Distribution for reflow (see the NetworkBridge issue): empty for now.

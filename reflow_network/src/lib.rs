@@ -1,0 +1,50 @@
+//! The core of reflow: messages, the [`Actor`] trait and its [`Context`], the component
+//! [`Registry`], the [`Graph`] model (FBP JSON and the Reflow export variant), and the local
+//! [`Network`] runtime that runs a graph as one actor per process joined by bounded, ordered
+//! edges.
+//!
+//! ```
+//! use reflow_network::{Actor, ActorResult, Context, Message, Network, Ports, Registry};
+//! # #[tokio::main] async fn main() -> Result<(), reflow_network::Error> {
+//! struct Emit;
+//! impl Actor for Emit {
+//!     async fn on_start(&mut self, ctx: &mut Context) -> ActorResult {
+//!         for i in 0..3 {
+//!             ctx.send("out", Message::Integer(i)).await?;
+//!         }
+//!         Ok(())
+//!     }
+//!     async fn on_message(&mut self, _: &str, _: Message, _: &mut Context) -> ActorResult {
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let mut net = Network::new(Registry::new());
+//! net.add_actor("emit", Emit, Ports::new(Vec::<String>::new(), ["out"]))?;
+//! let report = net.start()?.wait().await;
+//! assert_eq!(report.finished, ["emit"]);
+//! # Ok(()) }
+//! ```
+
+mod activity;
+mod actor;
+mod context;
+mod error;
+mod events;
+pub mod graph;
+mod message;
+mod network;
+mod process;
+mod registry;
+mod remote;
+
+pub use actor::{Actor, ActorResult, Component, ComponentInfo, Ports};
+pub use context::Context;
+pub use error::{ActorError, ConfigError, Error};
+pub use events::{Failure, NetworkEvent, Report};
+pub use graph::{Graph, Problem, ProblemKind, Problems};
+pub use message::Message;
+pub use network::{Network, NetworkConfig, RunningNetwork};
+pub use process::BoxedActor;
+pub use registry::{BuildError, Registry};
+pub use remote::RemoteResolver;

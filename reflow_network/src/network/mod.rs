@@ -1,0 +1,243 @@
+//! Building a network: processes, connections and IIPs, by API or from a graph. Starting it
+//! wires one bounded inbox per process and spawns one task per process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use crate::actor::{Actor, Ports};
+use crate::error::Error;
+use crate::events::NetworkEvent;
+use crate::graph::{self, Graph, PortRef, ResolvedKind};
+use crate::message::Message;
+use crate::process::BoxedActor;
+use crate::registry::{BuildError, Registry};
+use crate::remote::RemoteResolver;
+
+mod running;
+mod wiring;
+
+pub use running::RunningNetwork;
+
+/// Settings of a local network.
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// Capacity of each process inbox, in messages. A full inbox makes senders wait.
+    pub capacity: usize,
+    /// How long [`RunningNetwork::shutdown`] lets in-flight messages drain before it aborts
+    /// the processes still running.
+    pub shutdown_deadline: Duration,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            capacity: 1024,
+            shutdown_deadline: Duration::from_secs(5),
+        }
+    }
+}
+
+pub(crate) struct NodeEntry {
+    pub(crate) name: Arc<str>,
+    pub(crate) actor: BoxedActor,
+    pub(crate) ports: Ports,
+}
+
+/// A network being built. [`start`](Self::start) runs it.
+///
+/// ```
+/// use reflow_network::{Actor, ActorResult, Context, Message, Network, Ports, Registry};
+/// # #[tokio::main] async fn main() -> Result<(), reflow_network::Error> {
+/// struct Double;
+/// impl Actor for Double {
+///     async fn on_message(&mut self, _port: &str, msg: Message, ctx: &mut Context) -> ActorResult {
+///         ctx.send("out", Message::Integer(msg.as_i64().unwrap_or(0) * 2)).await
+///     }
+/// }
+///
+/// let mut net = Network::new(Registry::new());
+/// net.add_actor("double", Double, Ports::new(["in"], ["out"]))?;
+/// net.add_initial(("double", "in"), 21)?;
+/// let report = net.start()?.wait().await;
+/// assert!(report.is_success());
+/// # Ok(()) }
+/// ```
+pub struct Network {
+    config: NetworkConfig,
+    registry: Arc<Registry>,
+    resolver: Option<Arc<dyn RemoteResolver>>,
+    nodes: Vec<NodeEntry>,
+    connections: Vec<(PortRef, PortRef)>,
+    initials: Vec<(PortRef, Message)>,
+    events: broadcast::Sender<NetworkEvent>,
+}
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network")
+            .field("processes", &self.nodes.iter().map(|n| &n.name).collect::<Vec<_>>())
+            .field("connections", &self.connections.len())
+            .finish()
+    }
+}
+
+impl Network {
+    /// An empty network whose components come from `registry`.
+    pub fn new(registry: impl Into<Arc<Registry>>) -> Self {
+        Self::with_config(registry, NetworkConfig::default())
+    }
+
+    /// An empty network with explicit settings.
+    pub fn with_config(registry: impl Into<Arc<Registry>>, config: NetworkConfig) -> Self {
+        Network {
+            config,
+            registry: registry.into(),
+            resolver: None,
+            nodes: Vec::new(),
+            connections: Vec::new(),
+            initials: Vec::new(),
+            events: broadcast::channel(4096).0,
+        }
+    }
+
+    /// Lets `actor@network` processes resolve through `resolver` (a bridge).
+    pub fn set_resolver(&mut self, resolver: Arc<dyn RemoteResolver>) {
+        self.resolver = Some(resolver);
+    }
+
+    /// Builds a network from a validated graph: every problem of the graph is reported at
+    /// once as [`Error::Invalid`].
+    pub fn from_graph(graph: &Graph, registry: impl Into<Arc<Registry>>, config: NetworkConfig) -> Result<Self, Error> {
+        Self::from_graph_with(graph, registry, config, None)
+    }
+
+    /// Like [`from_graph`](Self::from_graph), resolving remote actors through `resolver`.
+    pub fn from_graph_with(
+        graph: &Graph,
+        registry: impl Into<Arc<Registry>>,
+        config: NetworkConfig,
+        resolver: Option<Arc<dyn RemoteResolver>>,
+    ) -> Result<Self, Error> {
+        let mut net = Network::with_config(registry, config);
+        net.resolver = resolver;
+        let resolved = graph::resolve(graph, &net.registry).map_err(Error::Invalid)?;
+        for node in resolved {
+            match node.kind {
+                ResolvedKind::Local { actor, ports } => net.push_node(&node.name, actor, ports)?,
+                ResolvedKind::Remote { actor, network, config } => {
+                    net.add_remote(&node.name, &actor, &network, &config)?;
+                }
+            }
+        }
+        for conn in &graph.connections {
+            net.add_connection(conn.src.clone(), conn.tgt.clone())?;
+        }
+        for iip in &graph.initials {
+            net.add_initial(iip.tgt.clone(), Message::from(&iip.data))?;
+        }
+        Ok(net)
+    }
+
+    /// Adds a process running a fresh instance of `component`, configured by `config`. A
+    /// component named `actor@network` is resolved through the bridge.
+    pub fn add_node(&mut self, name: &str, component: &str, config: Value) -> Result<(), Error> {
+        if let Some((actor, network)) = graph::split_remote(component) {
+            return self.add_remote(name, actor, network, &config);
+        }
+        let (actor, ports) = self.registry.build(component, &config).map_err(|e| match e {
+            BuildError::Unknown(_) => self.registry.unknown(component),
+            BuildError::Config(source) => Error::Config {
+                process: name.to_string(),
+                source,
+            },
+        })?;
+        self.push_node(name, actor, ports)
+    }
+
+    /// Adds a process running `actor`, an instance built in code, with the given ports
+    /// (or the ones the actor declares itself).
+    pub fn add_actor(&mut self, name: &str, actor: impl Actor, ports: Ports) -> Result<(), Error> {
+        let actor = BoxedActor::new(actor);
+        let ports = actor.ports().unwrap_or(ports);
+        self.push_node(name, actor, ports)
+    }
+
+    /// Connects the outport `from` to the inport `to`. Several connections from one
+    /// outport fan out (each gets every message); several into one inport merge.
+    pub fn add_connection(&mut self, from: impl Into<PortRef>, to: impl Into<PortRef>) -> Result<(), Error> {
+        let (from, to) = (from.into(), to.into());
+        self.check_port(&from, false)?;
+        self.check_port(&to, true)?;
+        self.connections.push((from, to));
+        Ok(())
+    }
+
+    /// Queues `msg` for the inport `to`, delivered when the network starts.
+    pub fn add_initial(&mut self, to: impl Into<PortRef>, msg: impl Into<Message>) -> Result<(), Error> {
+        let to = to.into();
+        self.check_port(&to, true)?;
+        self.initials.push((to, msg.into()));
+        Ok(())
+    }
+
+    /// Subscribes to lifecycle events. Subscribe before [`start`](Self::start) to see every
+    /// event from the first.
+    pub fn events(&self) -> broadcast::Receiver<NetworkEvent> {
+        self.events.subscribe()
+    }
+
+    /// The names of the processes added so far.
+    pub fn processes(&self) -> impl Iterator<Item = &str> {
+        self.nodes.iter().map(|n| &*n.name)
+    }
+
+    /// Wires the inboxes and spawns every process. Must be called inside a tokio runtime.
+    pub fn start(self) -> Result<RunningNetwork, Error> {
+        Ok(wiring::start(self))
+    }
+
+    fn add_remote(&mut self, name: &str, actor: &str, network: &str, config: &Value) -> Result<(), Error> {
+        let Some(resolver) = self.resolver.clone() else {
+            return Err(Error::NetworkUnreachable {
+                process: name.to_string(),
+                actor: actor.to_string(),
+                network: network.to_string(),
+                reason: "no bridge is attached to this network".to_string(),
+            });
+        };
+        let (proxy, ports) = resolver.resolve(name, actor, network, config)?;
+        self.push_node(name, proxy, ports)
+    }
+
+    fn push_node(&mut self, name: &str, actor: BoxedActor, ports: Ports) -> Result<(), Error> {
+        if self.nodes.iter().any(|n| &*n.name == name) {
+            return Err(Error::DuplicateProcess(name.to_string()));
+        }
+        self.nodes.push(NodeEntry {
+            name: name.into(),
+            actor,
+            ports,
+        });
+        Ok(())
+    }
+
+    fn check_port(&self, at: &PortRef, inport: bool) -> Result<(), Error> {
+        let node = self
+            .nodes
+            .iter()
+            .find(|n| *n.name == at.process)
+            .ok_or_else(|| Error::UnknownProcess(at.process.clone()))?;
+        let list = if inport { &node.ports.inports } else { &node.ports.outports };
+        if list.iter().any(|p| *p == at.port) {
+            return Ok(());
+        }
+        Err(Error::UnknownPort {
+            process: at.process.clone(),
+            port: at.port.clone(),
+            direction: if inport { "inport" } else { "outport" },
+        })
+    }
+}

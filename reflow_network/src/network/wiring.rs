@@ -1,0 +1,101 @@
+//! Turns a built network into running tasks: one bounded inbox per process, one edge per
+//! connection, IIPs queued ahead of everything else.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::running::{self, Supervised};
+use super::{Network, NodeEntry, RunningNetwork};
+use crate::activity::Activity;
+use crate::context::{Context, Edge, OutPort, Packet};
+use crate::events::NetworkEvent;
+use crate::process::{self, Phase, ProcessIo};
+
+/// Index of a port in its process's port list. Ports were checked when connections and
+/// IIPs were added, so the lookup cannot miss; a miss maps to port 0 rather than panic.
+fn index_of(list: &[String], port: &str) -> u16 {
+    let ix = list.iter().position(|p| p == port).unwrap_or(0);
+    u16::try_from(ix).unwrap_or(u16::MAX)
+}
+
+pub(super) fn start(net: Network) -> RunningNetwork {
+    let Network {
+        config,
+        nodes,
+        connections,
+        initials,
+        events,
+        ..
+    } = net;
+    let by_name: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (&*n.name, i)).collect();
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        nodes.iter().map(|_| mpsc::channel::<Packet>(config.capacity)).unzip();
+
+    let mut outports: Vec<Vec<OutPort>> = nodes.iter().map(empty_outports).collect();
+    let mut has_input = vec![false; nodes.len()];
+    for (from, to) in &connections {
+        let (src, tgt) = (by_name[from.process.as_str()], by_name[to.process.as_str()]);
+        has_input[tgt] = true;
+        let edge = Edge {
+            tx: senders[tgt].clone(),
+            port: index_of(&nodes[tgt].ports.inports, &to.port),
+        };
+        let out = index_of(&nodes[src].ports.outports, &from.port);
+        outports[src][usize::from(out)].edges.push(edge);
+    }
+    let mut iips: Vec<Vec<Packet>> = nodes.iter().map(|_| Vec::new()).collect();
+    for (to, msg) in initials {
+        let tgt = by_name[to.process.as_str()];
+        iips[tgt].push(process::initial(index_of(&nodes[tgt].ports.inports, &to.port), msg));
+    }
+
+    let inboxes: Vec<_> = senders.iter().map(|tx| tx.downgrade()).collect();
+    let names: Vec<Arc<str>> = nodes.iter().map(|n| n.name.clone()).collect();
+    drop(senders);
+
+    let activity = Arc::new(Activity::default());
+    activity.set_live(nodes.len());
+    let (phase_tx, phase_rx) = watch::channel(Phase::Running);
+    let mut set = JoinSet::new();
+    let mut task_names = HashMap::new();
+    let parts = nodes.into_iter().zip(receivers).zip(outports).zip(iips).zip(has_input);
+    for ((((node, inbox), outs), initials), has_input) in parts {
+        let NodeEntry { name, actor, ports } = node;
+        let io = ProcessIo {
+            inports: ports.inports.iter().map(|p| Arc::from(p.as_str())).collect(),
+            inbox,
+            initials,
+            ctx: Context::new(name.clone(), outs),
+            is_source: !has_input,
+            phase: phase_rx.clone(),
+            activity: activity.clone(),
+        };
+        let _ = events.send(NetworkEvent::ProcessStarted {
+            process: name.to_string(),
+        });
+        let handle = set.spawn(actor.run(io));
+        task_names.insert(handle.id(), name);
+    }
+    let supervised = Supervised {
+        set,
+        names: task_names,
+        events: events.clone(),
+        activity,
+        inboxes: inboxes.clone(),
+    };
+    running::spawn(supervised, events, phase_tx, names.into_iter().zip(inboxes).collect())
+}
+
+fn empty_outports(node: &NodeEntry) -> Vec<OutPort> {
+    node.ports
+        .outports
+        .iter()
+        .map(|name| OutPort {
+            name: Arc::from(name.as_str()),
+            edges: Vec::new(),
+        })
+        .collect()
+}

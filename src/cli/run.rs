@@ -1,0 +1,88 @@
+//! `reflow run`: load, validate and run a graph until it completes or Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use reflow_network::{Graph, Network, NetworkConfig, NetworkEvent, Report};
+use tokio::sync::broadcast;
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The graph file (FBP JSON or the Reflow export variant).
+    graph: PathBuf,
+    /// Capacity of each process inbox, in messages; a full inbox makes senders wait.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    capacity: u32,
+    /// After Ctrl-C, how long in-flight messages may drain before processes are aborted.
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    shutdown_deadline_ms: u64,
+}
+
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let graph = match Graph::load(&args.graph) {
+        Ok(graph) => graph,
+        Err(problems) => {
+            eprint!("{}: {problems}", args.graph.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let config = NetworkConfig {
+        capacity: args.capacity as usize,
+        shutdown_deadline: Duration::from_millis(args.shutdown_deadline_ms),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(run_graph(&args, &graph, config))
+}
+
+async fn run_graph(args: &RunArgs, graph: &Graph, config: NetworkConfig) -> anyhow::Result<ExitCode> {
+    let deadline = config.shutdown_deadline;
+    let network = match Network::from_graph(graph, reflow_actors::registry(), config) {
+        Ok(network) => network,
+        Err(err) => {
+            eprint!("{}: {err}", args.graph.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    tokio::spawn(log_events(network.events()));
+    let mut running = network.start()?;
+    let report = tokio::select! {
+        report = running.wait() => report,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted: stopping sources and draining (up to {} ms)", deadline.as_millis());
+            running.shutdown(deadline).await
+        }
+    };
+    Ok(exit_code(&report))
+}
+
+/// Reports failures on stderr as they happen.
+async fn log_events(mut events: broadcast::Receiver<NetworkEvent>) {
+    loop {
+        match events.recv().await {
+            Ok(NetworkEvent::ProcessFailed { process, error }) => {
+                eprintln!("error: process `{process}` failed: {error}");
+            }
+            Ok(event) => tracing::debug!(?event, "network event"),
+            Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(missed = n, "event log lagged"),
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+fn exit_code(report: &Report) -> ExitCode {
+    for name in &report.aborted {
+        eprintln!("error: process `{name}` was still running at the shutdown deadline and was aborted");
+    }
+    if report.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        let failed: Vec<&str> = report.failures.iter().map(|f| f.process.as_str()).collect();
+        if !failed.is_empty() {
+            eprintln!("error: {} process(es) failed: {}", failed.len(), failed.join(", "));
+        }
+        ExitCode::FAILURE
+    }
+}

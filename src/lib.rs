@@ -1,0 +1,13 @@
+//! reflow: an actor-based dataflow runtime. Graphs written in JSON name processes (actors)
+//! and the connections between their ports; the runtime runs each process as an actor
+//! joined by bounded, ordered edges.
+//!
+//! This facade re-exports the core ([`reflow_network`]) and the ready-made components
+//! ([`reflow_actors`]).
+
+pub use reflow_actors as actors;
+pub use reflow_network::{
+    graph, Actor, ActorError, ActorResult, BoxedActor, Component, ComponentInfo, ConfigError, Context, Error, Failure, Graph,
+    Message, Network, NetworkConfig, NetworkEvent, Ports, Problem, ProblemKind, Problems, Registry, Report,
+    RunningNetwork,
+};

@@ -1,0 +1,187 @@
+//! Actors shared by the integration tests: real actors that record what they see.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use reflow::{Actor, ActorError, ActorResult, Context, Message, Ports};
+
+/// Records every message it receives, with the port, and whether its input ended.
+#[derive(Clone)]
+pub struct Record {
+    pub seen: Arc<Mutex<Vec<(String, Message)>>>,
+    pub ended: Arc<Mutex<bool>>,
+    pub count: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record {
+            seen: Arc::default(),
+            ended: Arc::default(),
+            count: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
+}
+
+impl Record {
+    pub fn ports() -> Ports {
+        Ports::new(["in", "other"], Vec::<String>::new())
+    }
+
+    /// Waits until at least `n` messages have arrived.
+    pub async fn wait_for(&self, n: usize) {
+        let mut rx = self.count.subscribe();
+        rx.wait_for(|c| *c >= n).await.unwrap();
+    }
+
+    pub fn values(&self) -> Vec<Message> {
+        self.seen.lock().iter().map(|(_, m)| m.clone()).collect()
+    }
+
+    pub fn integers(&self) -> Vec<i64> {
+        self.seen.lock().iter().filter_map(|(_, m)| m.as_i64()).collect()
+    }
+}
+
+impl Actor for Record {
+    async fn on_message(&mut self, port: &str, msg: Message, _ctx: &mut Context) -> ActorResult {
+        self.seen.lock().push((port.to_string(), msg));
+        self.count.send_modify(|c| *c += 1);
+        Ok(())
+    }
+
+    async fn on_end(&mut self, _ctx: &mut Context) -> ActorResult {
+        *self.ended.lock() = true;
+        Ok(())
+    }
+}
+
+/// Fails on the `n`-th message (1-based).
+pub struct FailAt(pub u64, pub u64);
+
+impl Actor for FailAt {
+    async fn on_message(&mut self, _port: &str, _msg: Message, _ctx: &mut Context) -> ActorResult {
+        self.1 += 1;
+        if self.1 == self.0 {
+            return Err(ActorError::new(format!("refused message {}", self.1)));
+        }
+        Ok(())
+    }
+}
+
+/// Panics on the `n`-th message (1-based).
+pub struct PanicAt(pub u64, pub u64);
+
+impl Actor for PanicAt {
+    async fn on_message(&mut self, _port: &str, _msg: Message, _ctx: &mut Context) -> ActorResult {
+        self.1 += 1;
+        assert!(self.1 != self.0, "boom at message {}", self.1);
+        Ok(())
+    }
+}
+
+/// Emits a counter on `out` every `period`, forever, using the runtime timer.
+pub struct Ticker {
+    pub period: Duration,
+    pub next: i64,
+}
+
+impl Actor for Ticker {
+    async fn on_start(&mut self, ctx: &mut Context) -> ActorResult {
+        ctx.set_timer(self.period);
+        Ok(())
+    }
+
+    async fn on_message(&mut self, _port: &str, _msg: Message, _ctx: &mut Context) -> ActorResult {
+        Ok(())
+    }
+
+    async fn on_timer(&mut self, ctx: &mut Context) -> ActorResult {
+        ctx.send("out", Message::Integer(self.next)).await?;
+        self.next += 1;
+        ctx.set_timer(self.period);
+        Ok(())
+    }
+}
+
+/// Counts messages on `in` and emits the count on `out` when its input ends.
+#[derive(Default)]
+pub struct CountAtEnd(pub i64);
+
+impl Actor for CountAtEnd {
+    async fn on_message(&mut self, _port: &str, _msg: Message, _ctx: &mut Context) -> ActorResult {
+        self.0 += 1;
+        Ok(())
+    }
+
+    async fn on_end(&mut self, ctx: &mut Context) -> ActorResult {
+        ctx.send("out", Message::Integer(self.0)).await
+    }
+}
+
+/// A sink that takes its time: sleeps `pause` every `every` messages, and checks on every
+/// message how far the producer is ahead (`sent` is bumped by the producer after each send).
+pub struct SlowSink {
+    pub every: u64,
+    pub pause: Duration,
+    pub sent: Arc<AtomicU64>,
+    pub received: Arc<AtomicU64>,
+    pub max_ahead: Arc<AtomicU64>,
+}
+
+impl Actor for SlowSink {
+    async fn on_message(&mut self, _port: &str, _msg: Message, _ctx: &mut Context) -> ActorResult {
+        let received = self.received.fetch_add(1, Ordering::SeqCst) + 1;
+        let ahead = self.sent.load(Ordering::SeqCst).saturating_sub(received);
+        self.max_ahead.fetch_max(ahead, Ordering::SeqCst);
+        if received % self.every == 0 {
+            tokio::time::sleep(self.pause).await;
+        }
+        Ok(())
+    }
+}
+
+/// Emits `0..count` on `out`, bumping `sent` after each send returns.
+pub struct Pump {
+    pub count: i64,
+    pub sent: Arc<AtomicU64>,
+}
+
+impl Actor for Pump {
+    async fn on_start(&mut self, ctx: &mut Context) -> ActorResult {
+        for i in 0..self.count {
+            ctx.send("out", Message::Integer(i)).await?;
+            self.sent.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    async fn on_message(&mut self, _port: &str, _msg: Message, _ctx: &mut Context) -> ActorResult {
+        Ok(())
+    }
+}
+
+/// Never finishes handling its first message.
+pub struct Stuck;
+
+impl Actor for Stuck {
+    async fn on_message(&mut self, _port: &str, _msg: Message, _ctx: &mut Context) -> ActorResult {
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+pub fn source_ports() -> Ports {
+    Ports::new(Vec::<String>::new(), ["out"])
+}
+
+pub fn filter_ports() -> Ports {
+    Ports::new(["in"], ["out"])
+}
+
+pub fn sink_ports() -> Ports {
+    Ports::new(["in"], Vec::<String>::new())
+}
