@@ -24,7 +24,10 @@ async fn a_slow_sink_bounds_what_the_producer_has_in_flight() {
     let sent = Arc::new(AtomicU64::new(0));
     let received = Arc::new(AtomicU64::new(0));
     let max_ahead = Arc::new(AtomicU64::new(0));
-    let pump = Pump { count: COUNT, sent: sent.clone() };
+    let pump = Pump {
+        count: COUNT,
+        sent: sent.clone(),
+    };
     let sink = SlowSink {
         every: 200,
         pause: Duration::from_millis(2),
@@ -48,8 +51,17 @@ async fn a_slow_sink_bounds_what_the_producer_has_in_flight() {
     // producer is never more than two inboxes' worth (plus the message in hand) ahead.
     let ahead = max_ahead.load(Ordering::SeqCst);
     println!("max queue depth {max_depth}, producer at most {ahead} messages ahead");
-    assert!(max_depth <= CAPACITY, "queue depth {max_depth} exceeds {CAPACITY}");
-    assert!(ahead <= 2 * CAPACITY as u64 + 1, "producer ran {ahead} ahead");
-    assert!(ahead >= CAPACITY as u64, "the sink never fell behind: the test exercised nothing");
+    assert!(
+        max_depth <= CAPACITY,
+        "queue depth {max_depth} exceeds {CAPACITY}"
+    );
+    assert!(
+        ahead <= 2 * CAPACITY as u64 + 1,
+        "producer ran {ahead} ahead"
+    );
+    assert!(
+        ahead >= CAPACITY as u64,
+        "the sink never fell behind: the test exercised nothing"
+    );
     assert_eq!(received.load(Ordering::SeqCst), COUNT as u64);
 }

@@ -11,12 +11,17 @@ use serde_json::json;
 async fn failures_are_reported_and_the_rest_keeps_running() {
     let mut net = Network::new(reflow::actors::registry());
     let sink = Record::default();
-    net.add_node("numbers", "Range", json!({"end": 1000})).unwrap();
-    net.add_actor("picky", FailAt(3, 0), common::sink_ports()).unwrap();
-    net.add_actor("fragile", PanicAt(2, 0), common::sink_ports()).unwrap();
-    net.add_actor("sink", sink.clone(), Record::ports()).unwrap();
+    net.add_node("numbers", "Range", json!({"end": 1000}))
+        .unwrap();
+    net.add_actor("picky", FailAt(3, 0), common::sink_ports())
+        .unwrap();
+    net.add_actor("fragile", PanicAt(2, 0), common::sink_ports())
+        .unwrap();
+    net.add_actor("sink", sink.clone(), Record::ports())
+        .unwrap();
     for target in ["picky", "fragile", "sink"] {
-        net.add_connection(("numbers", "out"), (target, "in")).unwrap();
+        net.add_connection(("numbers", "out"), (target, "in"))
+            .unwrap();
     }
     let mut events = net.events();
 
@@ -27,8 +32,14 @@ async fn failures_are_reported_and_the_rest_keeps_running() {
     assert_eq!(
         failures,
         [
-            Failure { process: "fragile".into(), error: "panicked: boom at message 2".into() },
-            Failure { process: "picky".into(), error: "refused message 3".into() },
+            Failure {
+                process: "fragile".into(),
+                error: "panicked: boom at message 2".into()
+            },
+            Failure {
+                process: "picky".into(),
+                error: "refused message 3".into()
+            },
         ]
     );
     assert_eq!(sink.integers(), (0..1000).collect::<Vec<_>>());
@@ -42,4 +53,25 @@ async fn failures_are_reported_and_the_rest_keeps_running() {
     }
     failed_events.sort();
     assert_eq!(failed_events, ["fragile", "picky"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_whose_receivers_are_all_gone_stops_cleanly() {
+    let mut net = Network::new(reflow::actors::registry());
+    net.add_node("endless", "Range", json!({"end": i64::MAX}))
+        .unwrap();
+    net.add_actor("picky", FailAt(1, 0), common::sink_ports())
+        .unwrap();
+    net.add_connection(("endless", "out"), ("picky", "in"))
+        .unwrap();
+
+    let report = net.start().unwrap().wait().await;
+
+    assert_eq!(
+        report.finished,
+        ["endless"],
+        "the source ended normally once nobody listened"
+    );
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(report.failures[0].process, "picky");
 }

@@ -22,16 +22,23 @@ fn drain(events: &mut broadcast::Receiver<NetworkEvent>) -> Vec<NetworkEvent> {
 async fn iips_arrive_first_then_the_stream() {
     let mut net = Network::new(reflow::actors::registry());
     let sink = Record::default();
-    net.add_node("numbers", "Range", json!({"start": 1, "end": 3})).unwrap();
-    net.add_actor("sink", sink.clone(), Record::ports()).unwrap();
-    net.add_connection(("numbers", "out"), ("sink", "in")).unwrap();
-    net.add_initial(("sink", "other"), json!({"mode": "fast"})).unwrap();
+    net.add_node("numbers", "Range", json!({"start": 1, "end": 3}))
+        .unwrap();
+    net.add_actor("sink", sink.clone(), Record::ports())
+        .unwrap();
+    net.add_connection(("numbers", "out"), ("sink", "in"))
+        .unwrap();
+    net.add_initial(("sink", "other"), json!({"mode": "fast"}))
+        .unwrap();
     net.add_initial(("sink", "in"), "hello").unwrap();
 
     assert!(net.start().unwrap().wait().await.is_success());
 
     let seen = sink.seen.lock().clone();
-    assert_eq!(seen[0], ("other".to_string(), Message::from(json!({"mode": "fast"}))));
+    assert_eq!(
+        seen[0],
+        ("other".to_string(), Message::from(json!({"mode": "fast"})))
+    );
     assert_eq!(seen[1], ("in".to_string(), Message::from("hello")));
     assert_eq!(sink.integers(), [1, 2]);
 }
@@ -40,13 +47,19 @@ async fn iips_arrive_first_then_the_stream() {
 async fn end_of_stream_cascades_and_the_network_completes() {
     let mut net = Network::new(reflow::actors::registry());
     let sink = Record::default();
-    net.add_node("numbers", "Range", json!({"end": 250})).unwrap();
+    net.add_node("numbers", "Range", json!({"end": 250}))
+        .unwrap();
     net.add_node("pass", "Forward", json!(null)).unwrap();
-    net.add_actor("count", CountAtEnd::default(), common::filter_ports()).unwrap();
-    net.add_actor("sink", sink.clone(), Record::ports()).unwrap();
-    net.add_connection(("numbers", "out"), ("pass", "in")).unwrap();
-    net.add_connection(("pass", "out"), ("count", "in")).unwrap();
-    net.add_connection(("count", "out"), ("sink", "in")).unwrap();
+    net.add_actor("count", CountAtEnd::default(), common::filter_ports())
+        .unwrap();
+    net.add_actor("sink", sink.clone(), Record::ports())
+        .unwrap();
+    net.add_connection(("numbers", "out"), ("pass", "in"))
+        .unwrap();
+    net.add_connection(("pass", "out"), ("count", "in"))
+        .unwrap();
+    net.add_connection(("count", "out"), ("sink", "in"))
+        .unwrap();
     let mut events = net.events();
 
     let report = net.start().unwrap().wait().await;
@@ -57,7 +70,10 @@ async fn end_of_stream_cascades_and_the_network_completes() {
     assert_eq!(finished, ["count", "numbers", "pass", "sink"]);
     let seen = drain(&mut events);
     assert_eq!(seen.last(), Some(&NetworkEvent::Done));
-    let started = seen.iter().filter(|e| matches!(e, NetworkEvent::ProcessStarted { .. })).count();
+    let started = seen
+        .iter()
+        .filter(|e| matches!(e, NetworkEvent::ProcessStarted { .. }))
+        .count();
     assert_eq!(started, 4);
 }
 
@@ -65,7 +81,8 @@ async fn end_of_stream_cascades_and_the_network_completes() {
 async fn an_iip_only_process_finishes() {
     let mut net = Network::new(Registry::new());
     let sink = Record::default();
-    net.add_actor("sink", sink.clone(), Record::ports()).unwrap();
+    net.add_actor("sink", sink.clone(), Record::ports())
+        .unwrap();
     net.add_initial(("sink", "in"), 7).unwrap();
     assert!(net.start().unwrap().wait().await.is_success());
     assert_eq!(sink.integers(), [7]);
@@ -76,10 +93,16 @@ async fn an_iip_only_process_finishes() {
 async fn shutdown_stops_sources_and_drains_the_rest() {
     let mut net = Network::new(Registry::new());
     let sink = Record::default();
-    let ticker = Ticker { period: Duration::from_millis(1), next: 0 };
-    net.add_actor("ticker", ticker, common::source_ports()).unwrap();
-    net.add_actor("sink", sink.clone(), Record::ports()).unwrap();
-    net.add_connection(("ticker", "out"), ("sink", "in")).unwrap();
+    let ticker = Ticker {
+        period: Duration::from_millis(1),
+        next: 0,
+    };
+    net.add_actor("ticker", ticker, common::source_ports())
+        .unwrap();
+    net.add_actor("sink", sink.clone(), Record::ports())
+        .unwrap();
+    net.add_connection(("ticker", "out"), ("sink", "in"))
+        .unwrap();
     let mut events = net.events();
     let running = net.start().unwrap();
     sink.wait_for(3).await;
@@ -89,7 +112,11 @@ async fn shutdown_stops_sources_and_drains_the_rest() {
     assert!(report.is_success(), "{report:?}");
     assert!(*sink.ended.lock(), "the sink saw its input end");
     let ticks = sink.integers();
-    assert_eq!(ticks, (0..ticks.len() as i64).collect::<Vec<_>>(), "nothing lost or reordered");
+    assert_eq!(
+        ticks,
+        (0..ticks.len() as i64).collect::<Vec<_>>(),
+        "nothing lost or reordered"
+    );
     assert_eq!(drain(&mut events).last(), Some(&NetworkEvent::Stopped));
 }
 
@@ -120,10 +147,14 @@ async fn an_actor_stuck_past_the_deadline_is_aborted_and_named() {
     let mut net = Network::new(reflow::actors::registry());
     net.add_node("numbers", "Range", json!({"end": 5})).unwrap();
     net.add_actor("stuck", Stuck, common::sink_ports()).unwrap();
-    net.add_connection(("numbers", "out"), ("stuck", "in")).unwrap();
+    net.add_connection(("numbers", "out"), ("stuck", "in"))
+        .unwrap();
     let mut events = net.events();
     let running = net.start().unwrap();
-    net_events_until(&mut events, |e| matches!(e, NetworkEvent::ProcessFinished { .. })).await;
+    net_events_until(&mut events, |e| {
+        matches!(e, NetworkEvent::ProcessFinished { .. })
+    })
+    .await;
 
     let report = running.shutdown(Duration::from_millis(20)).await;
 

@@ -23,8 +23,10 @@ async fn two_nodes_of_one_component_keep_separate_state() {
     net.add_node("count_b", "Count", json!(null)).unwrap();
     net.add_actor("a", a.clone(), Record::ports()).unwrap();
     net.add_actor("b", b.clone(), Record::ports()).unwrap();
-    net.add_connection(("three", "out"), ("count_a", "in")).unwrap();
-    net.add_connection(("five", "out"), ("count_b", "in")).unwrap();
+    net.add_connection(("three", "out"), ("count_a", "in"))
+        .unwrap();
+    net.add_connection(("five", "out"), ("count_b", "in"))
+        .unwrap();
     net.add_connection(("count_a", "out"), ("a", "in")).unwrap();
     net.add_connection(("count_b", "out"), ("b", "in")).unwrap();
 
@@ -37,16 +39,23 @@ async fn two_nodes_of_one_component_keep_separate_state() {
 #[test]
 fn building_checks_names_and_ports() {
     let mut net = Network::new(Registry::new());
-    net.add_actor("sink", Record::default(), Record::ports()).unwrap();
-    let dup = net.add_actor("sink", Record::default(), Record::ports()).unwrap_err();
+    net.add_actor("sink", Record::default(), Record::ports())
+        .unwrap();
+    let dup = net
+        .add_actor("sink", Record::default(), Record::ports())
+        .unwrap_err();
     assert_eq!(dup.to_string(), "duplicate process `sink`");
     let port = net.add_initial(("sink", "nope"), 1).unwrap_err();
     assert_eq!(port.to_string(), "process `sink` has no inport `nope`");
-    let missing = net.add_connection(("ghost", "out"), ("sink", "in")).unwrap_err();
+    let missing = net
+        .add_connection(("ghost", "out"), ("sink", "in"))
+        .unwrap_err();
     assert_eq!(missing.to_string(), "no process named `ghost`");
     let unknown = net.add_node("x", "Foward", json!({})).unwrap_err();
     assert_eq!(unknown.to_string(), "unknown component `Foward`");
-    let remote = net.add_node("v", "validator@checks", json!({})).unwrap_err();
+    let remote = net
+        .add_node("v", "validator@checks", json!({}))
+        .unwrap_err();
     assert_eq!(
         remote.to_string(),
         "process `v`: cannot reach `validator@checks`: no bridge is attached to this network"

@@ -2,7 +2,9 @@
 
 use std::io::Write;
 
-use reflow_network::{Actor, ActorError, ActorResult, Component, ComponentInfo, ConfigError, Context, Message, Ports};
+use reflow_network::{
+    Actor, ActorError, ActorResult, Component, ComponentInfo, ConfigError, Context, Message, Ports,
+};
 use serde_json::Value;
 
 /// Prints each message that arrives on `in` as one line of compact JSON on stdout.

@@ -1,6 +1,8 @@
 //! `Forward`: passes every message from `in` to `out` unchanged.
 
-use reflow_network::{Actor, ActorResult, Component, ComponentInfo, ConfigError, Context, Message, Ports};
+use reflow_network::{
+    Actor, ActorResult, Component, ComponentInfo, ConfigError, Context, Message, Ports,
+};
 use serde_json::Value;
 
 /// Passes every message from `in` to `out` unchanged, in order.
@@ -19,7 +21,11 @@ impl Actor for Forward {
 
 impl Component for Forward {
     fn info() -> ComponentInfo {
-        ComponentInfo::new("Forward", "Passes every message from `in` to `out` unchanged.", Ports::new(["in"], ["out"]))
+        ComponentInfo::new(
+            "Forward",
+            "Passes every message from `in` to `out` unchanged.",
+            Ports::new(["in"], ["out"]),
+        )
     }
 
     fn from_config(_config: &Value) -> Result<Self, ConfigError> {

@@ -1,6 +1,8 @@
 //! `Range`: a source that emits the integers from `start` up to `end` (exclusive).
 
-use reflow_network::{Actor, ActorResult, Component, ComponentInfo, ConfigError, Context, Message, Ports};
+use reflow_network::{
+    Actor, ActorResult, Component, ComponentInfo, ConfigError, Context, Message, Ports,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -38,13 +40,24 @@ impl Range {
         if step == 0 {
             return Err(ConfigError::new("`step` must not be 0"));
         }
-        Ok(Range { start, end, step, _x: None, _y: None })
+        Ok(Range {
+            start,
+            end,
+            step,
+            _x: None,
+            _y: None,
+        })
     }
 
     fn values(&self) -> impl Iterator<Item = i64> + use<> {
         let (end, step) = (self.end, self.step);
-        std::iter::successors(Some(self.start), move |i| i.checked_add(step))
-            .take_while(move |i| if step > 0 { *i < end } else { *i > end })
+        std::iter::successors(Some(self.start), move |i| i.checked_add(step)).take_while(move |i| {
+            if step > 0 {
+                *i < end
+            } else {
+                *i > end
+            }
+        })
     }
 }
 

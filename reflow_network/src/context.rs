@@ -63,17 +63,31 @@ impl Context {
     /// with no connection is discarded; a message for a receiver that has already finished
     /// is discarded and counted.
     ///
-    /// Fails only when the process has no outport of that name.
+    /// Fails when the process has no outport of that name, and with
+    /// [`ActorError::disconnected`] once every receiver on every outport has finished, so
+    /// that a source feeding nobody stops (pass it on with `?`; the process then ends
+    /// normally).
     pub async fn send(&mut self, port: &str, msg: Message) -> ActorResult {
         let Some(out) = self.outports.iter().find(|o| &*o.name == port) else {
             return Err(self.unknown_port(port));
         };
         let lost = deliver(&out.edges, msg).await;
-        if lost > 0 {
-            tracing::debug!(process = %self.process, port, lost, "receiver already finished");
-            self.dropped += lost;
+        if lost == 0 {
+            return Ok(());
+        }
+        tracing::debug!(process = %self.process, port, lost, "receiver already finished");
+        self.dropped += lost;
+        if self.all_receivers_gone() {
+            return Err(ActorError::disconnected(&self.process));
         }
         Ok(())
+    }
+
+    fn all_receivers_gone(&self) -> bool {
+        self.outports
+            .iter()
+            .flat_map(|o| &o.edges)
+            .all(|e| e.tx.is_closed())
     }
 
     /// Whether at least one connection leaves the outport `port`.

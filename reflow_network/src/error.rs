@@ -10,6 +10,7 @@ use crate::graph::Problems;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActorError {
     message: String,
+    disconnected: bool,
 }
 
 impl ActorError {
@@ -17,7 +18,23 @@ impl ActorError {
     pub fn new(reason: impl fmt::Display) -> Self {
         ActorError {
             message: reason.to_string(),
+            disconnected: false,
         }
+    }
+
+    /// Every receiver downstream of the process has finished, so nothing it sends can have
+    /// an effect. [`Context::send`](crate::Context::send) returns this; a hook that passes
+    /// it on (with `?`) ends the process normally, not as a failure.
+    pub fn disconnected(process: &str) -> Self {
+        ActorError {
+            message: format!("every receiver downstream of `{process}` has finished"),
+            disconnected: true,
+        }
+    }
+
+    /// Whether this is the [`disconnected`](Self::disconnected) signal.
+    pub fn is_disconnected(&self) -> bool {
+        self.disconnected
     }
 
     /// The reason.

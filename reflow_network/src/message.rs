@@ -117,11 +117,9 @@ impl Message {
             Message::Float(f) => Value::from(*f),
             Message::String(s) => Value::String(s.to_string()),
             Message::Array(items) => Value::Array(items.iter().map(Message::to_json).collect()),
-            Message::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
-                    .collect(),
-            ),
+            Message::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
             Message::Bytes(bytes) => Value::Array(bytes.iter().map(|b| Value::from(*b)).collect()),
             Message::Error(reason) => serde_json::json!({ "error": reason.as_ref() }),
         }

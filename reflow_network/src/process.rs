@@ -99,7 +99,13 @@ async fn run_actor<A: Actor>(mut actor: A, io: ProcessIo) -> ActorResult {
     };
     let stop = actor.on_stop(&mut ctx).await;
     ctx.close_outports();
-    result.and(stop)
+    match result.and(stop) {
+        Err(err) if err.is_disconnected() => {
+            tracing::debug!(process = ctx.process_name(), "stopped: {err}");
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Where a network is in its life; processes and the supervisor watch it.
@@ -176,7 +182,9 @@ async fn handle_batch<A: Actor>(
 ) -> ActorResult {
     let mut packets = buf.drain(..);
     for packet in packets.by_ref() {
-        actor.on_message(port_name(inports, packet.port), packet.msg, ctx).await?;
+        actor
+            .on_message(port_name(inports, packet.port), packet.msg, ctx)
+            .await?;
         if ctx.is_stopped() {
             break;
         }

@@ -64,7 +64,9 @@ impl Registry {
 
     /// Registers a component type under the name from its [`Component::info`].
     pub fn register<C: Component>(&mut self) -> &mut Self {
-        self.register_fn(C::info(), |config| C::from_config(config).map(BoxedActor::new))
+        self.register_fn(C::info(), |config| {
+            C::from_config(config).map(BoxedActor::new)
+        })
     }
 
     /// Registers a component from its description and a factory. A later registration of

@@ -37,7 +37,11 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(run_graph(&args, &graph, config))
 }
 
-async fn run_graph(args: &RunArgs, graph: &Graph, config: NetworkConfig) -> anyhow::Result<ExitCode> {
+async fn run_graph(
+    args: &RunArgs,
+    graph: &Graph,
+    config: NetworkConfig,
+) -> anyhow::Result<ExitCode> {
     let deadline = config.shutdown_deadline;
     let network = match Network::from_graph(graph, reflow_actors::registry(), config) {
         Ok(network) => network,
@@ -66,7 +70,9 @@ async fn log_events(mut events: broadcast::Receiver<NetworkEvent>) {
                 eprintln!("error: process `{process}` failed: {error}");
             }
             Ok(event) => tracing::debug!(?event, "network event"),
-            Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(missed = n, "event log lagged"),
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "event log lagged")
+            }
             Err(broadcast::error::RecvError::Closed) => break,
         }
     }
@@ -74,14 +80,20 @@ async fn log_events(mut events: broadcast::Receiver<NetworkEvent>) {
 
 fn exit_code(report: &Report) -> ExitCode {
     for name in &report.aborted {
-        eprintln!("error: process `{name}` was still running at the shutdown deadline and was aborted");
+        eprintln!(
+            "error: process `{name}` was still running at the shutdown deadline and was aborted"
+        );
     }
     if report.is_success() {
         ExitCode::SUCCESS
     } else {
         let failed: Vec<&str> = report.failures.iter().map(|f| f.process.as_str()).collect();
         if !failed.is_empty() {
-            eprintln!("error: {} process(es) failed: {}", failed.len(), failed.join(", "));
+            eprintln!(
+                "error: {} process(es) failed: {}",
+                failed.len(),
+                failed.join(", ")
+            );
         }
         ExitCode::FAILURE
     }

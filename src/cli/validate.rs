@@ -7,9 +7,12 @@ use reflow_network::Graph;
 
 pub(crate) fn validate(path: &Path) -> ExitCode {
     let registry = reflow_actors::registry();
-    let graph = Graph::load(path).and_then(|g| g.validate(&registry).map(|()| g));
+    let (graph, mut problems) = Graph::load_partial(path);
+    if let Some(Err(more)) = graph.as_ref().map(|g| g.validate(&registry)) {
+        problems.0.extend(more.0);
+    }
     match graph {
-        Ok(graph) => {
+        Some(graph) if problems.is_empty() => {
             println!(
                 "{}: ok ({} processes, {} connections, {} initial packets)",
                 path.display(),
@@ -19,7 +22,7 @@ pub(crate) fn validate(path: &Path) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(problems) => {
+        _ => {
             eprint!("{}: {problems}", path.display());
             ExitCode::FAILURE
         }

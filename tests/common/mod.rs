@@ -42,7 +42,11 @@ impl Record {
     }
 
     pub fn integers(&self) -> Vec<i64> {
-        self.seen.lock().iter().filter_map(|(_, m)| m.as_i64()).collect()
+        self.seen
+            .lock()
+            .iter()
+            .filter_map(|(_, m)| m.as_i64())
+            .collect()
     }
 }
 

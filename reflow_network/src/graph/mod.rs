@@ -10,6 +10,9 @@ mod problems;
 mod save;
 mod validate;
 
+#[cfg(test)]
+mod tests;
+
 pub use problems::{Problem, ProblemKind, Problems};
 pub(crate) use validate::{resolve, ResolvedKind};
 
@@ -37,7 +40,8 @@ pub struct Graph {
     pub case_sensitive: bool,
     /// Free-form properties such as `name`.
     pub properties: Map<String, Value>,
-    /// Processes in the order they were read.
+    /// Processes in document order. `to_json_string` writes them in this order, so save
+    /// then load keeps it; the `Value` from `to_json` sorts them by name.
     pub processes: Vec<Node>,
     /// Connections between processes, in order.
     pub connections: Vec<Connection>,

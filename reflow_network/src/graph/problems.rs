@@ -77,7 +77,12 @@ impl Problems {
         self.0.iter().any(|p| p.kind == kind)
     }
 
-    pub(crate) fn push(&mut self, kind: ProblemKind, location: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn push(
+        &mut self,
+        kind: ProblemKind,
+        location: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.0.push(Problem::new(kind, location, message));
     }
 

@@ -18,8 +18,15 @@ pub(crate) struct Resolved {
 }
 
 pub(crate) enum ResolvedKind {
-    Local { actor: BoxedActor, ports: Ports },
-    Remote { actor: String, network: String, config: Value },
+    Local {
+        actor: BoxedActor,
+        ports: Ports,
+    },
+    Remote {
+        actor: String,
+        network: String,
+        config: Value,
+    },
 }
 
 impl Graph {
@@ -52,11 +59,22 @@ pub(crate) fn resolve(graph: &Graph, registry: &Registry) -> Result<Vec<Resolved
                 network: network.to_string(),
                 config: node.metadata.clone(),
             }),
-            None => build_local(registry, &node.name, &node.component, &node.metadata, &mut problems),
+            None => build_local(
+                registry,
+                &node.name,
+                &node.component,
+                &node.metadata,
+                &mut problems,
+            ),
         };
+        // A process whose configuration was rejected is still port-checked against the
+        // ports its component declares.
         let known = match &kind {
             Some(ResolvedKind::Local { ports, .. }) => Some(ports.clone()),
-            _ => None,
+            Some(ResolvedKind::Remote { .. }) => None,
+            None => registry
+                .info(&node.component)
+                .map(|info| info.ports.clone()),
         };
         ports.insert(&node.name, known);
         if let Some(kind) = kind {
@@ -107,8 +125,20 @@ type PortTable<'a> = HashMap<&'a str, Option<Ports>>;
 fn check_references(graph: &Graph, ports: &PortTable<'_>, problems: &mut Problems) {
     for (i, conn) in graph.connections.iter().enumerate() {
         let at = format!("connections[{i}]");
-        check_port(ports, &conn.src, Direction::Out, &format!("{at}.src"), problems);
-        check_port(ports, &conn.tgt, Direction::In, &format!("{at}.tgt"), problems);
+        check_port(
+            ports,
+            &conn.src,
+            Direction::Out,
+            &format!("{at}.src"),
+            problems,
+        );
+        check_port(
+            ports,
+            &conn.tgt,
+            Direction::In,
+            &format!("{at}.tgt"),
+            problems,
+        );
     }
     for (i, iip) in graph.initials.iter().enumerate() {
         let at = format!("connections[{}].tgt", graph.connections.len() + i);
@@ -116,11 +146,23 @@ fn check_references(graph: &Graph, ports: &PortTable<'_>, problems: &mut Problem
     }
     for (name, export) in &graph.inports {
         let port = PortRef::new(&export.process, &export.port);
-        check_port(ports, &port, Direction::In, &format!("inports.{name}"), problems);
+        check_port(
+            ports,
+            &port,
+            Direction::In,
+            &format!("inports.{name}"),
+            problems,
+        );
     }
     for (name, export) in &graph.outports {
         let port = PortRef::new(&export.process, &export.port);
-        check_port(ports, &port, Direction::Out, &format!("outports.{name}"), problems);
+        check_port(
+            ports,
+            &port,
+            Direction::Out,
+            &format!("outports.{name}"),
+            problems,
+        );
     }
     for (g, group) in graph.groups.iter().enumerate() {
         for (n, node) in group.nodes.iter().enumerate() {
@@ -141,7 +183,13 @@ enum Direction {
     Out,
 }
 
-fn check_port(ports: &PortTable<'_>, at: &PortRef, dir: Direction, location: &str, problems: &mut Problems) {
+fn check_port(
+    ports: &PortTable<'_>,
+    at: &PortRef,
+    dir: Direction,
+    location: &str,
+    problems: &mut Problems,
+) {
     let Some(known) = ports.get(at.process.as_str()) else {
         problems.push(
             ProblemKind::MissingProcess,
@@ -163,7 +211,11 @@ fn check_port(ports: &PortTable<'_>, at: &PortRef, dir: Direction, location: &st
                 "process `{}` has no {word} `{}` (it has: {})",
                 at.process,
                 at.port,
-                if list.is_empty() { "none".to_string() } else { list.join(", ") }
+                if list.is_empty() {
+                    "none".to_string()
+                } else {
+                    list.join(", ")
+                }
             ),
         );
     }

@@ -3,7 +3,8 @@ use serde_json::json;
 
 #[test]
 fn json_round_trip_keeps_every_kind() {
-    let value = json!({"n": null, "b": true, "i": -3, "f": 1.5, "s": "x", "a": [1, [2]], "o": {"k": "v"}});
+    let value =
+        json!({"n": null, "b": true, "i": -3, "f": 1.5, "s": "x", "a": [1, [2]], "o": {"k": "v"}});
     assert_eq!(Message::from(&value).to_json(), value);
 }
 

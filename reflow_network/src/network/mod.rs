@@ -78,7 +78,10 @@ pub struct Network {
 impl std::fmt::Debug for Network {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Network")
-            .field("processes", &self.nodes.iter().map(|n| &n.name).collect::<Vec<_>>())
+            .field(
+                "processes",
+                &self.nodes.iter().map(|n| &n.name).collect::<Vec<_>>(),
+            )
             .field("connections", &self.connections.len())
             .finish()
     }
@@ -110,7 +113,11 @@ impl Network {
 
     /// Builds a network from a validated graph: every problem of the graph is reported at
     /// once as [`Error::Invalid`].
-    pub fn from_graph(graph: &Graph, registry: impl Into<Arc<Registry>>, config: NetworkConfig) -> Result<Self, Error> {
+    pub fn from_graph(
+        graph: &Graph,
+        registry: impl Into<Arc<Registry>>,
+        config: NetworkConfig,
+    ) -> Result<Self, Error> {
         Self::from_graph_with(graph, registry, config, None)
     }
 
@@ -127,7 +134,11 @@ impl Network {
         for node in resolved {
             match node.kind {
                 ResolvedKind::Local { actor, ports } => net.push_node(&node.name, actor, ports)?,
-                ResolvedKind::Remote { actor, network, config } => {
+                ResolvedKind::Remote {
+                    actor,
+                    network,
+                    config,
+                } => {
                     net.add_remote(&node.name, &actor, &network, &config)?;
                 }
             }
@@ -147,13 +158,16 @@ impl Network {
         if let Some((actor, network)) = graph::split_remote(component) {
             return self.add_remote(name, actor, network, &config);
         }
-        let (actor, ports) = self.registry.build(component, &config).map_err(|e| match e {
-            BuildError::Unknown(_) => self.registry.unknown(component),
-            BuildError::Config(source) => Error::Config {
-                process: name.to_string(),
-                source,
-            },
-        })?;
+        let (actor, ports) = self
+            .registry
+            .build(component, &config)
+            .map_err(|e| match e {
+                BuildError::Unknown(_) => self.registry.unknown(component),
+                BuildError::Config(source) => Error::Config {
+                    process: name.to_string(),
+                    source,
+                },
+            })?;
         self.push_node(name, actor, ports)
     }
 
@@ -167,7 +181,11 @@ impl Network {
 
     /// Connects the outport `from` to the inport `to`. Several connections from one
     /// outport fan out (each gets every message); several into one inport merge.
-    pub fn add_connection(&mut self, from: impl Into<PortRef>, to: impl Into<PortRef>) -> Result<(), Error> {
+    pub fn add_connection(
+        &mut self,
+        from: impl Into<PortRef>,
+        to: impl Into<PortRef>,
+    ) -> Result<(), Error> {
         let (from, to) = (from.into(), to.into());
         self.check_port(&from, false)?;
         self.check_port(&to, true)?;
@@ -176,7 +194,11 @@ impl Network {
     }
 
     /// Queues `msg` for the inport `to`, delivered when the network starts.
-    pub fn add_initial(&mut self, to: impl Into<PortRef>, msg: impl Into<Message>) -> Result<(), Error> {
+    pub fn add_initial(
+        &mut self,
+        to: impl Into<PortRef>,
+        msg: impl Into<Message>,
+    ) -> Result<(), Error> {
         let to = to.into();
         self.check_port(&to, true)?;
         self.initials.push((to, msg.into()));
@@ -199,7 +221,13 @@ impl Network {
         Ok(wiring::start(self))
     }
 
-    fn add_remote(&mut self, name: &str, actor: &str, network: &str, config: &Value) -> Result<(), Error> {
+    fn add_remote(
+        &mut self,
+        name: &str,
+        actor: &str,
+        network: &str,
+        config: &Value,
+    ) -> Result<(), Error> {
         let Some(resolver) = self.resolver.clone() else {
             return Err(Error::NetworkUnreachable {
                 process: name.to_string(),
@@ -230,8 +258,12 @@ impl Network {
             .iter()
             .find(|n| *n.name == at.process)
             .ok_or_else(|| Error::UnknownProcess(at.process.clone()))?;
-        let list = if inport { &node.ports.inports } else { &node.ports.outports };
-        if list.iter().any(|p| *p == at.port) {
+        let list = if inport {
+            &node.ports.inports
+        } else {
+            &node.ports.outports
+        };
+        if list.contains(&at.port) {
             return Ok(());
         }
         Err(Error::UnknownPort {

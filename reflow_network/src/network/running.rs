@@ -137,7 +137,11 @@ async fn supervise(mut sup: Supervised, mut phase: watch::Receiver<Phase>) -> Re
         }
     }
     let stopped = *phase.borrow_and_update() != Phase::Running;
-    let _ = sup.events.send(if stopped { NetworkEvent::Stopped } else { NetworkEvent::Done });
+    let _ = sup.events.send(if stopped {
+        NetworkEvent::Stopped
+    } else {
+        NetworkEvent::Done
+    });
     report
 }
 
@@ -147,7 +151,10 @@ fn record(sup: &mut Supervised, report: &mut Report, joined: Result<(Id, ActorRe
         Err(err) => err.id(),
     };
     sup.activity.finished();
-    let process = sup.names.remove(&id).map_or_else(String::new, |n| n.to_string());
+    let process = sup
+        .names
+        .remove(&id)
+        .map_or_else(String::new, |n| n.to_string());
     let event = match joined {
         Ok((_, Ok(()))) => {
             report.finished.push(process.clone());

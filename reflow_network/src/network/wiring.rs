@@ -30,9 +30,15 @@ pub(super) fn start(net: Network) -> RunningNetwork {
         events,
         ..
     } = net;
-    let by_name: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (&*n.name, i)).collect();
-    let (senders, receivers): (Vec<_>, Vec<_>) =
-        nodes.iter().map(|_| mpsc::channel::<Packet>(config.capacity)).unzip();
+    let by_name: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (&*n.name, i))
+        .collect();
+    let (senders, receivers): (Vec<_>, Vec<_>) = nodes
+        .iter()
+        .map(|_| mpsc::channel::<Packet>(config.capacity))
+        .unzip();
 
     let mut outports: Vec<Vec<OutPort>> = nodes.iter().map(empty_outports).collect();
     let mut has_input = vec![false; nodes.len()];
@@ -49,7 +55,10 @@ pub(super) fn start(net: Network) -> RunningNetwork {
     let mut iips: Vec<Vec<Packet>> = nodes.iter().map(|_| Vec::new()).collect();
     for (to, msg) in initials {
         let tgt = by_name[to.process.as_str()];
-        iips[tgt].push(process::initial(index_of(&nodes[tgt].ports.inports, &to.port), msg));
+        iips[tgt].push(process::initial(
+            index_of(&nodes[tgt].ports.inports, &to.port),
+            msg,
+        ));
     }
 
     let inboxes: Vec<_> = senders.iter().map(|tx| tx.downgrade()).collect();
@@ -61,11 +70,20 @@ pub(super) fn start(net: Network) -> RunningNetwork {
     let (phase_tx, phase_rx) = watch::channel(Phase::Running);
     let mut set = JoinSet::new();
     let mut task_names = HashMap::new();
-    let parts = nodes.into_iter().zip(receivers).zip(outports).zip(iips).zip(has_input);
+    let parts = nodes
+        .into_iter()
+        .zip(receivers)
+        .zip(outports)
+        .zip(iips)
+        .zip(has_input);
     for ((((node, inbox), outs), initials), has_input) in parts {
         let NodeEntry { name, actor, ports } = node;
         let io = ProcessIo {
-            inports: ports.inports.iter().map(|p| Arc::from(p.as_str())).collect(),
+            inports: ports
+                .inports
+                .iter()
+                .map(|p| Arc::from(p.as_str()))
+                .collect(),
             inbox,
             initials,
             ctx: Context::new(name.clone(), outs),
@@ -86,7 +104,12 @@ pub(super) fn start(net: Network) -> RunningNetwork {
         activity,
         inboxes: inboxes.clone(),
     };
-    running::spawn(supervised, events, phase_tx, names.into_iter().zip(inboxes).collect())
+    running::spawn(
+        supervised,
+        events,
+        phase_tx,
+        names.into_iter().zip(inboxes).collect(),
+    )
 }
 
 fn empty_outports(node: &NodeEntry) -> Vec<OutPort> {

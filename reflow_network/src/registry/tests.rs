@@ -33,9 +33,17 @@ fn nearest_name_is_suggested_for_typos() {
 #[test]
 fn build_reports_unknown_and_config_errors() {
     let registry = registry();
-    assert!(matches!(registry.build("Fwd", &json!({})), Err(BuildError::Unknown(_))));
+    assert!(matches!(
+        registry.build("Fwd", &json!({})),
+        Err(BuildError::Unknown(_))
+    ));
     let err = registry.build("Forward", &json!({"fail": 1})).err();
-    assert_eq!(err, Some(BuildError::Config(ConfigError::new("`fail` is not allowed"))));
+    assert_eq!(
+        err,
+        Some(BuildError::Config(ConfigError::new(
+            "`fail` is not allowed"
+        )))
+    );
     let (_, ports) = registry.build("Forward", &json!(null)).unwrap();
     assert_eq!(ports, Ports::new(["in"], ["out"]));
 }
