@@ -32,3 +32,22 @@ impl Component for Forward {
         Ok(Forward)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{msgs, run};
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn passes_everything_in_order() {
+        let inputs = msgs([json!(1), json!("two"), json!({"three": 3})]);
+        let outcome = run(
+            "Forward",
+            json!(null),
+            inputs.iter().cloned().map(|m| ("in", m)).collect(),
+        )
+        .await;
+        assert!(outcome.report.is_success());
+        assert_eq!(outcome.port("out"), inputs.as_slice());
+    }
+}

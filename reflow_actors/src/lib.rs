@@ -10,6 +10,9 @@ mod console;
 mod forward;
 mod range;
 
+#[cfg(test)]
+mod testing;
+
 pub use console::Console;
 pub use forward::Forward;
 pub use range::Range;

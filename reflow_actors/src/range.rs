@@ -110,6 +110,15 @@ mod tests {
         assert!(Range::from_config(&json!({"end": 3, "stpe": 2})).is_err());
     }
 
+    #[tokio::test]
+    async fn emits_then_finishes() {
+        let outcome = crate::testing::run("Range", json!({"start": 2, "end": 5}), vec![]).await;
+        assert!(outcome.report.is_success());
+        assert_eq!(outcome.json("out"), [json!(2), json!(3), json!(4)]);
+        let err = crate::testing::config_error("Range", json!({"end": 1, "step": 0}));
+        assert_eq!(err, "`step` must not be 0");
+    }
+
     #[test]
     fn stops_at_overflow() {
         let range = Range::new(i64::MAX - 1, i64::MAX, 5).unwrap();
