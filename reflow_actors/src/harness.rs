@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use reflow_network::{Actor, ActorResult, Context, Message, Network, Ports, Report};
+use reflow_network::{Actor, ActorResult, Context, Message, Network, NetworkConfig, Ports, Report};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -18,6 +18,8 @@ pub(crate) struct Timed {
     pub(crate) report: Report,
     /// Milliseconds from the start until the network completed.
     pub(crate) elapsed_ms: u64,
+    /// When each scripted send returned: later than scripted when the subject held back.
+    pub(crate) sent_ms: Vec<u64>,
 }
 
 impl Timed {
@@ -53,6 +55,7 @@ fn elapsed_ms(start: Instant) -> u64 {
 struct Feeder {
     start: Instant,
     script: Vec<(u64, String, Message)>,
+    sent: Arc<Mutex<Vec<u64>>>,
 }
 
 impl Actor for Feeder {
@@ -60,6 +63,7 @@ impl Actor for Feeder {
         for (ms, port, msg) in std::mem::take(&mut self.script) {
             tokio::time::sleep_until(self.start + Duration::from_millis(ms)).await;
             ctx.send(&port, msg).await?;
+            self.sent.lock().push(elapsed_ms(self.start));
         }
         Ok(())
     }
@@ -106,12 +110,27 @@ pub(crate) async fn run_script(
     config: Value,
     script: Vec<(u64, String, Message)>,
 ) -> Timed {
+    run_script_with(component, config, script, NetworkConfig::default()).await
+}
+
+/// Like [`run_script`], with explicit network settings (a small capacity shows backpressure).
+pub(crate) async fn run_script_with(
+    component: &str,
+    config: Value,
+    script: Vec<(u64, String, Message)>,
+    settings: NetworkConfig,
+) -> Timed {
     let registry = crate::registry();
     let (_, ports) = registry.build(component, &config).unwrap();
     let start = Instant::now();
-    let mut net = Network::new(registry);
+    let mut net = Network::with_config(registry, settings);
     net.add_node("subject", component, config).unwrap();
-    let feeder = Feeder { start, script };
+    let sent = Arc::default();
+    let feeder = Feeder {
+        start,
+        script,
+        sent: Arc::clone(&sent),
+    };
     let feeder_ports = Ports::new(Vec::<String>::new(), ports.inports.clone());
     net.add_actor("feeder", feeder, feeder_ports).unwrap();
     for port in &ports.inports {
@@ -133,10 +152,12 @@ pub(crate) async fn run_script(
         .into_iter()
         .map(|(port, seen)| (port, seen.lock().clone()))
         .collect();
+    let sent_ms = sent.lock().clone();
     Timed {
         outputs,
         report,
         elapsed_ms: elapsed_ms(start),
+        sent_ms,
     }
 }
 

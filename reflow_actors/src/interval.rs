@@ -110,8 +110,10 @@ mod tests {
     use super::*;
     use crate::harness::StampSink;
     use crate::testing::{config_error, run};
-    use reflow_network::Network;
+    use parking_lot::Mutex;
+    use reflow_network::{Network, NetworkConfig};
     use serde_json::json;
+    use std::sync::Arc;
 
     #[tokio::test(start_paused = true)]
     async fn emits_count_ticks_one_period_apart() {
@@ -153,6 +155,50 @@ mod tests {
         assert_eq!(report.finished.len(), 2);
         let seen: Vec<_> = seen.lock().iter().map(|(t, m)| (*t, m.to_json())).collect();
         assert_eq!(seen, [(100, json!(0)), (200, json!(1)), (300, json!(2))]);
+    }
+
+    /// Records when each message arrives; takes 350 ms over the first one.
+    struct SlowOnce {
+        start: Instant,
+        seen: Arc<Mutex<Vec<u64>>>,
+    }
+
+    impl Actor for SlowOnce {
+        async fn on_message(&mut self, _: &str, _: Message, _: &mut Context) -> ActorResult {
+            let first = {
+                let mut seen = self.seen.lock();
+                seen.push(u64::try_from(self.start.elapsed().as_millis()).unwrap());
+                seen.len() == 1
+            };
+            if first {
+                tokio::time::sleep(Duration::from_millis(350)).await;
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn does_not_replay_missed_ticks_after_a_stall() {
+        let start = Instant::now();
+        let config = NetworkConfig {
+            capacity: 1,
+            ..NetworkConfig::default()
+        };
+        let mut net = Network::with_config(crate::registry(), config);
+        net.add_node("tick", "Interval", json!({"period_ms": 100, "count": 5}))
+            .unwrap();
+        let seen = Arc::default();
+        let sink = SlowOnce {
+            start,
+            seen: Arc::clone(&seen),
+        };
+        net.add_actor("sink", sink, Ports::new(["in"], Vec::<String>::new()))
+            .unwrap();
+        net.add_connection(("tick", "out"), ("sink", "in")).unwrap();
+        assert!(net.start().unwrap().wait().await.is_success());
+        // The send of tick 2 (due at 300) waits until 450; the grid then restarts from
+        // there instead of firing tick 3 (due at 400) at once.
+        assert_eq!(*seen.lock(), [100, 450, 450, 550, 650]);
     }
 
     #[test]

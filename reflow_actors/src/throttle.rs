@@ -109,8 +109,9 @@ impl Component for Throttle {
 
 #[cfg(test)]
 mod tests {
-    use crate::harness::{at, run_script};
+    use crate::harness::{at, run_script, run_script_with};
     use crate::testing::config_error;
+    use reflow_network::NetworkConfig;
     use serde_json::json;
 
     fn at_once(n: i64) -> Vec<(u64, String, reflow_network::Message)> {
@@ -127,6 +128,19 @@ mod tests {
         );
         assert_eq!(out.times("out"), [0, 100, 200, 300, 400]);
         assert_eq!(out.elapsed_ms, 400);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn holds_the_sender_back_instead_of_queueing() {
+        let settings = NetworkConfig {
+            capacity: 1,
+            ..NetworkConfig::default()
+        };
+        let config = json!({"per_second": 10});
+        let out = run_script_with("Throttle", config, at_once(5), settings).await;
+        assert_eq!(out.times("out"), [0, 100, 200, 300, 400]);
+        // With room for one message in Throttle's inbox, the sender waits for the pace.
+        assert_eq!(out.sent_ms, [0, 0, 0, 100, 200]);
     }
 
     #[tokio::test(start_paused = true)]
