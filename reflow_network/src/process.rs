@@ -208,10 +208,11 @@ async fn recv_or_timer(
     open: bool,
     at: Instant,
 ) -> Wake {
+    // The timer goes first, so that a steady stream of input cannot starve it.
     tokio::select! {
         biased;
-        n = io.inbox.recv_many(buf, BATCH), if open => Wake::Batch(n),
         () = tokio::time::sleep_until(at) => Wake::Timer,
+        n = io.inbox.recv_many(buf, BATCH), if open => Wake::Batch(n),
     }
 }
 
