@@ -23,11 +23,6 @@ pub struct Range {
     end: i64,
     #[serde(default = "one")]
     step: i64,
-    // Layout keys written by graph editors are accepted and ignored.
-    #[serde(default, rename = "x")]
-    _x: Option<Value>,
-    #[serde(default, rename = "y")]
-    _y: Option<Value>,
 }
 
 fn one() -> i64 {
@@ -40,13 +35,7 @@ impl Range {
         if step == 0 {
             return Err(ConfigError::new("`step` must not be 0"));
         }
-        Ok(Range {
-            start,
-            end,
-            step,
-            _x: None,
-            _y: None,
-        })
+        Ok(Range { start, end, step })
     }
 
     fn values(&self) -> impl Iterator<Item = i64> + use<> {
@@ -84,7 +73,7 @@ impl Component for Range {
     }
 
     fn from_config(config: &Value) -> Result<Self, ConfigError> {
-        let range: Range = serde_json::from_value(config.clone())?;
+        let range: Range = crate::config::parse(config)?;
         Range::new(range.start, range.end, range.step)
     }
 }
