@@ -6,9 +6,14 @@
 //! assert!(registry.info("Range").is_some());
 //! ```
 
+mod config;
 mod console;
+mod error_port;
+pub mod expr;
+mod fields;
 mod forward;
 mod range;
+mod rule;
 
 #[cfg(test)]
 mod testing;
@@ -16,6 +21,7 @@ mod testing;
 pub use console::Console;
 pub use forward::Forward;
 pub use range::Range;
+pub use rule::Rule;
 
 use reflow_network::Registry;
 
@@ -31,5 +37,6 @@ pub fn register_all(registry: &mut Registry) {
     registry
         .register::<Console>()
         .register::<Forward>()
-        .register::<Range>();
+        .register::<Range>()
+        .register::<Rule>();
 }
