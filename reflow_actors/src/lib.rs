@@ -11,17 +11,23 @@ mod console;
 mod error_port;
 pub mod expr;
 mod fields;
+mod filter;
 mod forward;
+mod map;
 mod range;
 mod rule;
+mod switch;
 
 #[cfg(test)]
 mod testing;
 
 pub use console::Console;
+pub use filter::Filter;
 pub use forward::Forward;
+pub use map::Map;
 pub use range::Range;
 pub use rule::Rule;
+pub use switch::Switch;
 
 use reflow_network::Registry;
 
@@ -36,7 +42,10 @@ pub fn registry() -> Registry {
 pub fn register_all(registry: &mut Registry) {
     registry
         .register::<Console>()
+        .register::<Filter>()
         .register::<Forward>()
+        .register::<Map>()
         .register::<Range>()
-        .register::<Rule>();
+        .register::<Rule>()
+        .register::<Switch>();
 }
