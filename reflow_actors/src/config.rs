@@ -29,3 +29,8 @@ pub(crate) fn parse<T: DeserializeOwned>(config: &Value) -> Result<T, ConfigErro
 pub(crate) fn expr(key: &str, source: &str) -> Result<Expr, ConfigError> {
     Expr::compile(source).map_err(|err| ConfigError::new(format!("`{key}`: {err}")))
 }
+
+/// Compiles an optional CEL expression found under `key`.
+pub(crate) fn optional_expr(key: &str, source: Option<&str>) -> Result<Option<Expr>, ConfigError> {
+    source.map(|source| expr(key, source)).transpose()
+}

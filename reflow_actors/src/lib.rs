@@ -1,13 +1,19 @@
 //! Ready-made reflow components, one per module. [`registry`] returns a registry holding
 //! all of them; [`register_all`] adds them to an existing one.
 //!
+//! The rule nodes ([`Rule`], [`Switch`], [`Map`], [`Filter`], [`Aggregate`], [`Dedupe`]) are
+//! configured from the process `metadata` with CEL expressions over the incoming fact,
+//! bound to `fact`; [`expr`] compiles and evaluates those expressions.
+//!
 //! ```
 //! let registry = reflow_actors::registry();
 //! assert!(registry.info("Range").is_some());
 //! ```
 
+mod aggregate;
 mod config;
 mod console;
+mod dedupe;
 mod error_port;
 pub mod expr;
 mod fields;
@@ -21,7 +27,9 @@ mod switch;
 #[cfg(test)]
 mod testing;
 
+pub use aggregate::Aggregate;
 pub use console::Console;
+pub use dedupe::Dedupe;
 pub use filter::Filter;
 pub use forward::Forward;
 pub use map::Map;
@@ -41,7 +49,9 @@ pub fn registry() -> Registry {
 /// Adds every component of this crate to `registry`.
 pub fn register_all(registry: &mut Registry) {
     registry
+        .register::<Aggregate>()
         .register::<Console>()
+        .register::<Dedupe>()
         .register::<Filter>()
         .register::<Forward>()
         .register::<Map>()
