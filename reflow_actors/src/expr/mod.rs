@@ -104,15 +104,16 @@ impl Expr {
     /// Evaluates the expression with `fact` bound to the variable `fact`.
     pub fn eval(&self, fact: &Fact<'_>) -> Result<Message, EvalError> {
         if let Some(value) = self.fast.as_ref().and_then(|node| node.eval(fact.msg)) {
-            return Ok(value.into_owned());
+            return Ok(value);
         }
         self.interpret(fact)
     }
 
     /// Evaluates a condition: the result must be a boolean, anything else is an error.
     pub fn eval_bool(&self, fact: &Fact<'_>) -> Result<bool, EvalError> {
-        let value = match self.fast.as_ref().and_then(|node| node.eval(fact.msg)) {
-            Some(value) => value.into_owned(),
+        let value = match self.fast.as_ref().and_then(|node| node.test(fact.msg)) {
+            Some(Ok(b)) => return Ok(b),
+            Some(Err(value)) => value,
             None => self.interpret(fact)?,
         };
         match value {
@@ -144,7 +145,8 @@ impl Expr {
 /// expression needs the interpreter, then shared by every expression evaluated on it.
 pub struct Fact<'m> {
     msg: &'m Message,
-    context: OnceCell<cel::Context<'m, 'm>>,
+    // Boxed so that a fact the interpreter never sees costs two words to make and drop.
+    context: OnceCell<Box<cel::Context<'m, 'm>>>,
 }
 
 impl fmt::Debug for Fact<'_> {
@@ -174,7 +176,7 @@ impl<'m> Fact<'m> {
         self.context.get_or_init(|| {
             let mut context = cel::Context::with_env(ENV.clone());
             context.add_variable_as_val("fact", convert::to_val(self.msg));
-            context
+            Box::new(context)
         })
     }
 }

@@ -169,12 +169,12 @@ fn the_fact_is_converted_once_for_all_expressions() {
     );
     let interpreted = Expr::compile("fact.s.upperAscii()").unwrap();
     assert_eq!(interpreted.eval(&fact), Ok(Message::from("X")));
-    let first = fact.context.get().map(|c| c as *const _);
+    let first = fact.context.get().map(|c| &**c as *const _);
     assert_eq!(
         Expr::compile("string(fact.a)").unwrap().eval(&fact),
         Ok(Message::from("1"))
     );
-    assert_eq!(fact.context.get().map(|c| c as *const _), first);
+    assert_eq!(fact.context.get().map(|c| &**c as *const _), first);
 }
 
 #[test]

@@ -23,11 +23,12 @@ pub(in crate::expr) fn build(expr: &IdedExpr) -> Option<Node> {
             Some(Node::Lit(Message::array(items)))
         }
         Expr::Select(select) => {
-            let operand = Box::new(build(&select.operand)?);
+            let operand = build(&select.operand)?;
             let field = select.field.as_str().into();
-            Some(match select.test {
-                true => Node::Has(operand, field),
-                false => Node::Field(operand, field),
+            Some(match (select.test, operand) {
+                (true, operand) => Node::Has(Box::new(operand), field),
+                (false, Node::Fact) => Node::FactField(field),
+                (false, operand) => Node::Field(Box::new(operand), field),
             })
         }
         Expr::Call(call) => build_call(call),
@@ -89,7 +90,10 @@ fn global(name: &str, args: Vec<Node>) -> Option<Node> {
         Binary::Or => Node::Or(lhs, rhs),
         Binary::Index => Node::Index(lhs, rhs),
         Binary::In => Node::In(lhs, rhs),
-        Binary::Cmp(op) => Node::Cmp(op, lhs, rhs),
+        Binary::Cmp(op) => match *rhs {
+            Node::Lit(lit) => Node::CmpLit(op, lhs, lit),
+            rhs => Node::Cmp(op, lhs, Box::new(rhs)),
+        },
         Binary::Arith(op) => Node::Arith(op, lhs, rhs),
     })
 }
