@@ -79,6 +79,44 @@ fn extensions_are_available() {
     );
 }
 
+/// Every function the rule-writing guide (docs) lists, once.
+#[test]
+fn the_documented_functions_work() {
+    let fact = json!({"xs": [3, 1, 3], "s": " a,b ", "amount": 3});
+    for (src, expected) in [
+        ("fact.amount > 2.5", json!(true)),
+        ("fact.xs.distinct()", json!([3, 1])),
+        ("fact.xs.sort()", json!([1, 3, 3])),
+        ("fact.xs.reverse()", json!([3, 1, 3])),
+        ("fact.xs.slice(0, 1) + [9]", json!([3, 9])),
+        ("[[1], [2]].flatten()", json!([1, 2])),
+        ("fact.xs.sortBy(x, -x)", json!([3, 3, 1])),
+        ("fact.s.trim().split(',')", json!(["a", "b"])),
+        ("['a', 'b'].join('-')", json!("a-b")),
+        ("'abc'.substring(1)", json!("bc")),
+        ("'abc'.charAt(1) + 'abc'.upperAscii()", json!("bABC")),
+        ("'abc'.indexOf('c') + 'abca'.lastIndexOf('a')", json!(5)),
+        ("'a-b'.replace('-', '+')", json!("a+b")),
+        ("'%s=%d'.format(['a', 1])", json!("a=1")),
+        ("math.ceil(1.2) + math.sqrt(4)", json!(4.0)),
+        ("math.least(fact.xs) + math.sign(-5)", json!(0)),
+        ("bool('true') && string(bytes('a')) == 'a'", json!(true)),
+        ("uint(fact.amount) + 2u", json!(5)),
+        ("double(fact.amount) * 0.5", json!(1.5)),
+        ("fact.xs.filter(x, x > 1).size()", json!(2)),
+        (
+            "fact.xs.all(x, x > 0) && fact.xs.exists_one(x, x == 1)",
+            json!(true),
+        ),
+    ] {
+        assert_eq!(
+            eval(src, fact.clone()).map(|m| m.to_json()),
+            Ok(expected),
+            "{src}"
+        );
+    }
+}
+
 #[test]
 fn compile_errors_name_the_expression_with_line_and_column() {
     let err = Expr::compile("fact.amount >= ").unwrap_err().to_string();
