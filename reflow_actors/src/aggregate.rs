@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config;
-use crate::error_port;
+use crate::error_port::ErrorPort;
 use crate::expr::{Expr, Fact};
 use stats::Stats;
 
@@ -60,6 +60,7 @@ pub struct Aggregate {
     value: Option<Expr>,
     mode: Mode,
     groups: HashMap<String, Group>,
+    errors: ErrorPort,
 }
 
 #[derive(Debug)]
@@ -153,7 +154,7 @@ impl Actor for Aggregate {
         match self.observe(&msg) {
             Ok(Some(figures)) => ctx.send("out", figures).await,
             Ok(None) => Ok(()),
-            Err(reason) => error_port::report(ctx, msg, reason).await,
+            Err(reason) => self.errors.report(ctx, msg, reason).await,
         }
     }
 
@@ -181,6 +182,7 @@ impl Component for Aggregate {
             value: config::optional_expr("value", value.as_deref())?,
             mode,
             groups: HashMap::new(),
+            errors: ErrorPort::default(),
         })
     }
 }

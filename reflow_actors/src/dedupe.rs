@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config;
-use crate::error_port;
+use crate::error_port::ErrorPort;
 use crate::expr::{Expr, Fact};
 
 /// The number of distinct keys remembered when the config does not say.
@@ -43,6 +43,7 @@ pub struct Dedupe {
     window: usize,
     seen: HashSet<Key>,
     order: VecDeque<Key>,
+    errors: ErrorPort,
 }
 
 /// A key, hashable: scalars by value, anything else by its compact JSON.
@@ -105,7 +106,7 @@ impl Actor for Dedupe {
         match self.is_new(&msg) {
             Ok(true) => ctx.send("out", msg).await,
             Ok(false) => ctx.send("duplicate", msg).await,
-            Err(reason) => error_port::report(ctx, msg, reason).await,
+            Err(reason) => self.errors.report(ctx, msg, reason).await,
         }
     }
 }
@@ -130,6 +131,7 @@ impl Component for Dedupe {
             window,
             seen: HashSet::new(),
             order: VecDeque::new(),
+            errors: ErrorPort::default(),
         })
     }
 }

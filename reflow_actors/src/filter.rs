@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config;
-use crate::error_port;
+use crate::error_port::ErrorPort;
 use crate::expr::{Expr, Fact};
 
 /// Sends each fact arriving on `in` on `out` when the CEL condition `when` is true for it
@@ -27,6 +27,7 @@ use crate::expr::{Expr, Fact};
 #[derive(Debug)]
 pub struct Filter {
     when: Expr,
+    errors: ErrorPort,
 }
 
 #[derive(Deserialize)]
@@ -41,7 +42,7 @@ impl Actor for Filter {
         match verdict {
             Ok(true) => ctx.send("out", msg).await,
             Ok(false) => Ok(()),
-            Err(err) => error_port::report(ctx, msg, format!("when: {err}")).await,
+            Err(err) => self.errors.report(ctx, msg, format!("when: {err}")).await,
         }
     }
 }
@@ -59,6 +60,7 @@ impl Component for Filter {
         let FilterConfig { when } = config::parse(config)?;
         Ok(Filter {
             when: config::expr("when", &when)?,
+            errors: ErrorPort::default(),
         })
     }
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config;
-use crate::error_port;
+use crate::error_port::ErrorPort;
 use crate::expr::{Expr, Fact};
 use crate::fields::Fields;
 
@@ -33,6 +33,7 @@ use crate::fields::Fields;
 #[derive(Debug)]
 pub struct Map {
     shape: Shape,
+    errors: ErrorPort,
 }
 
 #[derive(Debug)]
@@ -58,7 +59,7 @@ impl Actor for Map {
         };
         match result {
             Ok(value) => ctx.send("out", value).await,
-            Err(reason) => error_port::report(ctx, msg, reason).await,
+            Err(reason) => self.errors.report(ctx, msg, reason).await,
         }
     }
 }
@@ -83,7 +84,10 @@ impl Component for Map {
                 )))
             }
         };
-        Ok(Map { shape })
+        Ok(Map {
+            shape,
+            errors: ErrorPort::default(),
+        })
     }
 }
 

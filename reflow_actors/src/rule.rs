@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::config;
-use crate::error_port;
+use crate::error_port::ErrorPort;
 use crate::expr::{Expr, Fact};
 use crate::fields::Fields;
 
@@ -44,6 +44,7 @@ use crate::fields::Fields;
 pub struct Rule {
     when: Expr,
     emit: Option<Fields>,
+    errors: ErrorPort,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +83,7 @@ impl Actor for Rule {
             Outcome::Matched(None) => ctx.send("matched", msg).await,
             Outcome::Matched(Some(derived)) => ctx.send("matched", derived).await,
             Outcome::Unmatched => ctx.send("unmatched", msg).await,
-            Outcome::Failed(reason) => error_port::report(ctx, msg, reason).await,
+            Outcome::Failed(reason) => self.errors.report(ctx, msg, reason).await,
         }
     }
 }
@@ -103,6 +104,7 @@ impl Component for Rule {
             emit: emit
                 .map(|spec| Fields::compile("emit", &spec))
                 .transpose()?,
+            errors: ErrorPort::default(),
         })
     }
 }

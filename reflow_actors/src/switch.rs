@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config;
-use crate::error_port;
+use crate::error_port::ErrorPort;
 use crate::expr::{Expr, Fact};
 
 /// Tests each fact arriving on `in` against an ordered list of cases and sends it, unchanged,
@@ -43,6 +43,7 @@ use crate::expr::{Expr, Fact};
 pub struct Switch {
     cases: Vec<Case>,
     default: String,
+    errors: ErrorPort,
 }
 
 #[derive(Debug)]
@@ -93,7 +94,7 @@ impl Actor for Switch {
     async fn on_message(&mut self, _port: &str, msg: Message, ctx: &mut Context) -> ActorResult {
         match self.route(&msg) {
             Route::Port(port) => ctx.send(port, msg).await,
-            Route::Failed(reason) => error_port::report(ctx, msg, reason).await,
+            Route::Failed(reason) => self.errors.report(ctx, msg, reason).await,
         }
     }
 
@@ -144,7 +145,11 @@ impl Component for Switch {
                 Ok(Case { port: c.port, when })
             })
             .collect::<Result<_, ConfigError>>()?;
-        Ok(Switch { cases, default })
+        Ok(Switch {
+            cases,
+            default,
+            errors: ErrorPort::default(),
+        })
     }
 }
 
