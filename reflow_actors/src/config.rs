@@ -7,6 +7,8 @@ use reflow_network::ConfigError;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::expr::Expr;
+
 /// Keys that graph editors store in a process's `metadata` for drawing; no actor reads them.
 const LAYOUT_KEYS: [&str; 2] = ["x", "y"];
 
@@ -60,6 +62,16 @@ pub(crate) fn positive_millis(name: &str, ms: u64) -> Result<Duration, ConfigErr
         return Err(ConfigError::new(format!("`{name}` must be at least 1")));
     }
     millis(name, ms)
+}
+
+/// Compiles the CEL expression found under `key`.
+pub(crate) fn expr(key: &str, source: &str) -> Result<Expr, ConfigError> {
+    Expr::compile(source).map_err(|err| ConfigError::new(format!("`{key}`: {err}")))
+}
+
+/// Compiles an optional CEL expression found under `key`.
+pub(crate) fn optional_expr(key: &str, source: Option<&str>) -> Result<Option<Expr>, ConfigError> {
+    source.map(|source| expr(key, source)).transpose()
 }
 
 #[cfg(test)]

@@ -1,22 +1,35 @@
 //! Ready-made reflow components, one per module. [`registry`] returns a registry holding
 //! all of them; [`register_all`] adds them to an existing one.
 //!
+//! The rule nodes ([`Rule`], [`Switch`], [`Map`], [`Filter`], [`Aggregate`], [`Dedupe`]) are
+//! configured from the process `metadata` with CEL expressions over the incoming fact,
+//! bound to `fact`; [`expr`] compiles and evaluates those expressions.
+//!
 //! ```
 //! let registry = reflow_actors::registry();
 //! assert!(registry.info("Range").is_some());
 //! ```
 
+mod aggregate;
 mod batch;
 mod collect;
 mod config;
 mod console;
+mod dedupe;
 mod delay;
+mod error_port;
+pub mod expr;
+mod fields;
+mod filter;
 mod forward;
 mod interval;
 mod join;
+mod map;
 mod range;
 mod read_lines;
+mod rule;
 mod split;
+mod switch;
 mod throttle;
 mod write_lines;
 
@@ -25,16 +38,22 @@ mod harness;
 #[cfg(test)]
 mod testing;
 
+pub use aggregate::Aggregate;
 pub use batch::Batch;
 pub use collect::Collect;
 pub use console::Console;
+pub use dedupe::Dedupe;
 pub use delay::Delay;
+pub use filter::Filter;
 pub use forward::Forward;
 pub use interval::Interval;
 pub use join::Join;
+pub use map::Map;
 pub use range::Range;
 pub use read_lines::ReadLines;
+pub use rule::Rule;
 pub use split::Split;
+pub use switch::Switch;
 pub use throttle::Throttle;
 pub use write_lines::WriteLines;
 
@@ -50,16 +69,22 @@ pub fn registry() -> Registry {
 /// Adds every component of this crate to `registry`.
 pub fn register_all(registry: &mut Registry) {
     registry
+        .register::<Aggregate>()
         .register::<Batch>()
         .register::<Collect>()
         .register::<Console>()
+        .register::<Dedupe>()
         .register::<Delay>()
+        .register::<Filter>()
         .register::<Forward>()
         .register::<Interval>()
         .register::<Join>()
+        .register::<Map>()
         .register::<Range>()
         .register::<ReadLines>()
+        .register::<Rule>()
         .register::<Split>()
+        .register::<Switch>()
         .register::<Throttle>()
         .register::<WriteLines>();
 }
