@@ -8,6 +8,7 @@
 pub use reflow_actors as actors;
 pub use reflow_network::{
     graph, Actor, ActorError, ActorResult, BoxedActor, Component, ComponentInfo, ConfigError,
-    Context, Error, Failure, Graph, Message, Network, NetworkConfig, NetworkEvent, Ports, Problem,
-    ProblemKind, Problems, Registry, Report, RunningNetwork,
+    Context, Error, Failure, Graph, Injector, Message, Network, NetworkConfig, NetworkEvent,
+    Origin, Outputs, Ports, Problem, ProblemKind, Problems, Registry, Report, RunningNetwork,
+    Tapped,
 };

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use tokio::sync::{mpsc, Notify};
 
-use crate::context::Packet;
+use crate::edge::Packet;
 
 /// Shared counters of one running network.
 #[derive(Debug, Default)]

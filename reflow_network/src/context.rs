@@ -7,30 +7,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::actor::ActorResult;
+use crate::edge::{all_closed, deliver, Origin, OutPort};
 use crate::error::ActorError;
+use crate::external::{Outputs, Tapped};
 use crate::message::Message;
-
-/// One message addressed to an inport of the receiving process.
-#[derive(Debug)]
-pub(crate) struct Packet {
-    /// Index of the inport in the receiver's port table.
-    pub(crate) port: u16,
-    pub(crate) msg: Message,
-}
-
-/// One connection leaving an outport: the receiver's inbox and the inport index there.
-#[derive(Debug, Clone)]
-pub(crate) struct Edge {
-    pub(crate) tx: mpsc::Sender<Packet>,
-    pub(crate) port: u16,
-}
-
-/// An outport and every connection leaving it.
-#[derive(Debug)]
-pub(crate) struct OutPort {
-    pub(crate) name: Arc<str>,
-    pub(crate) edges: Vec<Edge>,
-}
 
 /// What an actor uses to talk to the network.
 #[derive(Debug)]
@@ -40,16 +20,26 @@ pub struct Context {
     timer: Option<Instant>,
     stopped: bool,
     dropped: u64,
+    /// Who caused the message being handled (0 outside `on_message`).
+    origin: Origin,
+    /// Copies of every output, with its origin, for a bridge that exports this process.
+    tap: Option<mpsc::Sender<Tapped>>,
 }
 
 impl Context {
-    pub(crate) fn new(process: Arc<str>, outports: Vec<OutPort>) -> Self {
+    pub(crate) fn new(
+        process: Arc<str>,
+        outports: Vec<OutPort>,
+        tap: Option<mpsc::Sender<Tapped>>,
+    ) -> Self {
         Context {
             process,
             outports,
             timer: None,
             stopped: false,
             dropped: 0,
+            origin: 0,
+            tap,
         }
     }
 
@@ -71,23 +61,45 @@ impl Context {
         let Some(out) = self.outports.iter().find(|o| &*o.name == port) else {
             return Err(self.unknown_port(port));
         };
+        if let Some(tap) = &self.tap {
+            let copy = Tapped::message(out.name.clone(), self.origin, msg.clone());
+            // A bridge that stopped listening simply no longer sees copies.
+            let _ = tap.send(copy).await;
+        }
         let lost = deliver(&out.edges, msg).await;
         if lost == 0 {
             return Ok(());
         }
         tracing::debug!(process = %self.process, port, lost, "receiver already finished");
         self.dropped += lost;
-        if self.all_receivers_gone() {
+        if self.tap.is_none() && all_closed(&self.outports) {
             return Err(ActorError::disconnected(&self.process));
         }
         Ok(())
     }
 
-    fn all_receivers_gone(&self) -> bool {
-        self.outports
-            .iter()
-            .flat_map(|o| &o.edges)
-            .all(|e| e.tx.is_closed())
+    /// A handle that sends on this process's outports from elsewhere, for example from a
+    /// task the actor spawned to bring in messages from outside the graph. While a handle
+    /// lives, the receivers downstream do not see this process's end of stream.
+    pub fn outputs(&self) -> Outputs {
+        Outputs::new(self.process.clone(), self.outports.clone())
+    }
+
+    /// Who caused the message being handled: 0 for the local graph, else the remote
+    /// session it came from.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    pub(crate) fn set_origin(&mut self, origin: Origin) {
+        self.origin = origin;
+    }
+
+    /// Passes the end of `origin`'s stream on to the tap, after every output it caused.
+    pub(crate) async fn end_origin(&mut self, origin: Origin) {
+        if let Some(tap) = &self.tap {
+            let _ = tap.send(Tapped::end(origin)).await;
+        }
     }
 
     /// Whether at least one connection leaves the outport `port`.
@@ -150,24 +162,4 @@ impl Context {
             known.join(", ")
         ))
     }
-}
-
-/// Sends a copy of `msg` on every edge; returns how many receivers had gone.
-async fn deliver(edges: &[Edge], msg: Message) -> u64 {
-    let Some((last, rest)) = edges.split_last() else {
-        return 0;
-    };
-    let mut lost = 0;
-    for edge in rest {
-        let packet = Packet {
-            port: edge.port,
-            msg: msg.clone(),
-        };
-        lost += u64::from(edge.tx.send(packet).await.is_err());
-    }
-    let packet = Packet {
-        port: last.port,
-        msg,
-    };
-    lost + u64::from(last.tx.send(packet).await.is_err())
 }

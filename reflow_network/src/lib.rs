@@ -29,8 +29,10 @@
 mod activity;
 mod actor;
 mod context;
+mod edge;
 mod error;
 mod events;
+mod external;
 pub mod graph;
 mod message;
 mod network;
@@ -40,8 +42,10 @@ mod remote;
 
 pub use actor::{Actor, ActorResult, Component, ComponentInfo, Ports};
 pub use context::Context;
+pub use edge::Origin;
 pub use error::{ActorError, ConfigError, Error};
 pub use events::{Failure, NetworkEvent, Report};
+pub use external::{Injector, Outputs, Tapped};
 pub use graph::{Graph, Problem, ProblemKind, Problems};
 pub use message::Message;
 pub use network::{Network, NetworkConfig, RunningNetwork};

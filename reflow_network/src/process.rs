@@ -11,8 +11,8 @@ use tokio::time::Instant;
 
 use crate::activity::Activity;
 use crate::actor::{Actor, ActorResult, Ports};
-use crate::context::{Context, Packet};
-use crate::message::Message;
+use crate::context::Context;
+use crate::edge::Packet;
 
 /// How many queued messages a process takes per wake-up.
 const BATCH: usize = 256;
@@ -148,8 +148,7 @@ async fn drive<A: Actor>(
         if ctx.is_stopped() {
             return Ok(());
         }
-        let port = port_name(io.inports, packet.port);
-        actor.on_message(port, packet.msg, ctx).await?;
+        handle(actor, ctx, io.inports, packet).await?;
     }
     let mut buf = Vec::with_capacity(BATCH);
     let mut open = true;
@@ -182,14 +181,34 @@ async fn handle_batch<A: Actor>(
 ) -> ActorResult {
     let mut packets = buf.drain(..);
     for packet in packets.by_ref() {
-        actor
-            .on_message(port_name(inports, packet.port), packet.msg, ctx)
-            .await?;
+        handle(actor, ctx, inports, packet).await?;
         if ctx.is_stopped() {
             break;
         }
     }
     Ok(())
+}
+
+/// One packet: a message for the actor, or the end of a remote session's stream, which
+/// only the tap needs to see.
+async fn handle<A: Actor>(
+    actor: &mut A,
+    ctx: &mut Context,
+    inports: &[Arc<str>],
+    packet: Packet,
+) -> ActorResult {
+    let Some(msg) = packet.msg else {
+        ctx.end_origin(packet.origin).await;
+        return Ok(());
+    };
+    let port = port_name(inports, packet.port);
+    if packet.origin == 0 {
+        return actor.on_message(port, msg, ctx).await;
+    }
+    ctx.set_origin(packet.origin);
+    let result = actor.on_message(port, msg, ctx).await;
+    ctx.set_origin(0);
+    result
 }
 
 /// Receives a batch; while the inbox is empty the process counts as parked for idle
@@ -218,9 +237,4 @@ async fn recv_or_timer(
 
 fn port_name(inports: &[Arc<str>], ix: u16) -> &str {
     inports.get(usize::from(ix)).map_or("", |p| p)
-}
-
-/// A message for `port` on a fresh packet, used for IIPs.
-pub(crate) fn initial(port: u16, msg: Message) -> Packet {
-    Packet { port, msg }
 }

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::actor::{Actor, Ports};
 use crate::error::Error;
 use crate::events::NetworkEvent;
+use crate::external::Tapped;
 use crate::graph::{self, Graph, PortRef, ResolvedKind};
 use crate::message::Message;
 use crate::process::BoxedActor;
@@ -44,6 +45,10 @@ pub(crate) struct NodeEntry {
     pub(crate) name: Arc<str>,
     pub(crate) actor: BoxedActor,
     pub(crate) ports: Ports,
+    /// Reachable from outside through an `Injector`: its inputs stay open while one lives.
+    pub(crate) exported: bool,
+    /// Where copies of its outputs go, for a bridge.
+    pub(crate) tap: Option<mpsc::Sender<Tapped>>,
 }
 
 /// A network being built. [`start`](Self::start) runs it.
@@ -216,6 +221,39 @@ impl Network {
         self.nodes.iter().map(|n| &*n.name)
     }
 
+    /// Makes `process` reachable from outside the graph: once started,
+    /// [`RunningNetwork::injector`] gives an [`Injector`] into its inbox, and its inputs stay
+    /// open while one lives (an exported process without local inputs does not finish on
+    /// its own).
+    pub fn export(&mut self, process: &str) -> Result<(), Error> {
+        self.node_mut(process)?.exported = true;
+        Ok(())
+    }
+
+    /// Returns a receiver of copies of everything `process` sends, each tagged with the
+    /// [`Origin`](crate::Origin) that caused it, plus an end marker per remote session. The
+    /// channel is bounded: a tap that is not read makes the process wait.
+    pub fn tap(&mut self, process: &str) -> Result<mpsc::Receiver<Tapped>, Error> {
+        let (tx, rx) = mpsc::channel(self.config.capacity);
+        self.node_mut(process)?.tap = Some(tx);
+        Ok(rx)
+    }
+
+    /// The ports of `process`.
+    pub fn ports(&self, process: &str) -> Option<&Ports> {
+        self.nodes
+            .iter()
+            .find(|n| &*n.name == process)
+            .map(|n| &n.ports)
+    }
+
+    fn node_mut(&mut self, process: &str) -> Result<&mut NodeEntry, Error> {
+        self.nodes
+            .iter_mut()
+            .find(|n| &*n.name == process)
+            .ok_or_else(|| Error::UnknownProcess(process.to_string()))
+    }
+
     /// Wires the inboxes and spawns every process. Must be called inside a tokio runtime.
     pub fn start(self) -> Result<RunningNetwork, Error> {
         Ok(wiring::start(self))
@@ -248,6 +286,8 @@ impl Network {
             name: name.into(),
             actor,
             ports,
+            exported: false,
+            tap: None,
         });
         Ok(())
     }

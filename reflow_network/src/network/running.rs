@@ -10,8 +10,9 @@ use tokio::task::{Id, JoinError, JoinHandle, JoinSet};
 
 use crate::activity::Activity;
 use crate::actor::ActorResult;
-use crate::context::Packet;
+use crate::edge::Packet;
 use crate::events::{Failure, NetworkEvent, Report};
+use crate::external::Injector;
 use crate::process::{reached, Phase};
 
 /// What the supervisor task owns.
@@ -23,9 +24,18 @@ pub(super) struct Supervised {
     pub(super) inboxes: Vec<mpsc::WeakSender<Packet>>,
 }
 
+/// The handles a running network keeps for its users.
+pub(super) struct Handles {
+    pub(super) events: broadcast::Sender<NetworkEvent>,
+    pub(super) phase: watch::Sender<Phase>,
+    pub(super) inboxes: Vec<(Arc<str>, mpsc::WeakSender<Packet>)>,
+    pub(super) injectors: Vec<Injector>,
+}
+
 /// A running network.
 #[derive(Debug)]
 pub struct RunningNetwork {
+    injectors: Vec<Injector>,
     events: broadcast::Sender<NetworkEvent>,
     phase: watch::Sender<Phase>,
     supervisor: Option<JoinHandle<Report>>,
@@ -33,23 +43,31 @@ pub struct RunningNetwork {
     inboxes: Vec<(Arc<str>, mpsc::WeakSender<Packet>)>,
 }
 
-pub(super) fn spawn(
-    supervised: Supervised,
-    events: broadcast::Sender<NetworkEvent>,
-    phase: watch::Sender<Phase>,
-    inboxes: Vec<(Arc<str>, mpsc::WeakSender<Packet>)>,
-) -> RunningNetwork {
-    let supervisor = tokio::spawn(supervise(supervised, phase.subscribe()));
+pub(super) fn spawn(supervised: Supervised, handles: Handles) -> RunningNetwork {
+    let supervisor = tokio::spawn(supervise(supervised, handles.phase.subscribe()));
     RunningNetwork {
-        events,
-        phase,
+        injectors: handles.injectors,
+        events: handles.events,
+        phase: handles.phase,
         supervisor: Some(supervisor),
         report: None,
-        inboxes,
+        inboxes: handles.inboxes,
     }
 }
 
 impl RunningNetwork {
+    /// An injector into the exported process `process` (see [`Network::export`]). The
+    /// network drops its own injectors when shutdown is requested, so that exported
+    /// processes can drain and finish once their users drop theirs too.
+    ///
+    /// [`Network::export`]: crate::Network::export
+    pub fn injector(&self, process: &str) -> Option<Injector> {
+        self.injectors
+            .iter()
+            .find(|i| i.process() == process)
+            .cloned()
+    }
+
     /// Subscribes to lifecycle events from now on.
     pub fn events(&self) -> broadcast::Receiver<NetworkEvent> {
         self.events.subscribe()
@@ -74,7 +92,8 @@ impl RunningNetwork {
 
     /// Asks sources to stop without waiting; the other processes drain their inputs and
     /// finish. Use [`shutdown`](Self::shutdown) to also bound the wait.
-    pub fn request_shutdown(&self) {
+    pub fn request_shutdown(&mut self) {
+        self.injectors.clear();
         self.phase.send_if_modified(|p| {
             let running = *p == Phase::Running;
             if running {

@@ -1,5 +1,5 @@
 //! Turns a built network into running tasks: one bounded inbox per process, one edge per
-//! connection, IIPs queued ahead of everything else.
+//! connection, IIPs queued ahead of everything else, injectors for exported processes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,12 +7,14 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::running::{self, Supervised};
+use super::running::{self, Handles, Supervised};
 use super::{Network, NodeEntry, RunningNetwork};
 use crate::activity::Activity;
-use crate::context::{Context, Edge, OutPort, Packet};
+use crate::context::Context;
+use crate::edge::{Edge, OutPort, Packet};
 use crate::events::NetworkEvent;
-use crate::process::{self, Phase, ProcessIo};
+use crate::external::Injector;
+use crate::process::{Phase, ProcessIo};
 
 /// Index of a port in its process's port list. Ports were checked when connections and
 /// IIPs were added, so the lookup cannot miss; a miss maps to port 0 rather than panic.
@@ -21,15 +23,16 @@ fn index_of(list: &[String], port: &str) -> u16 {
     u16::try_from(ix).unwrap_or(u16::MAX)
 }
 
-pub(super) fn start(net: Network) -> RunningNetwork {
-    let Network {
-        config,
-        nodes,
-        connections,
-        initials,
-        events,
-        ..
-    } = net;
+/// Per-process plumbing, indexed like the network's nodes.
+struct Plumbing {
+    senders: Vec<mpsc::Sender<Packet>>,
+    outports: Vec<Vec<OutPort>>,
+    iips: Vec<Vec<Packet>>,
+    has_input: Vec<bool>,
+}
+
+fn plumb(net: &mut Network) -> (Plumbing, Vec<mpsc::Receiver<Packet>>) {
+    let nodes = &net.nodes;
     let by_name: HashMap<&str, usize> = nodes
         .iter()
         .enumerate()
@@ -37,12 +40,11 @@ pub(super) fn start(net: Network) -> RunningNetwork {
         .collect();
     let (senders, receivers): (Vec<_>, Vec<_>) = nodes
         .iter()
-        .map(|_| mpsc::channel::<Packet>(config.capacity))
+        .map(|_| mpsc::channel::<Packet>(net.config.capacity))
         .unzip();
-
     let mut outports: Vec<Vec<OutPort>> = nodes.iter().map(empty_outports).collect();
-    let mut has_input = vec![false; nodes.len()];
-    for (from, to) in &connections {
+    let mut has_input: Vec<bool> = nodes.iter().map(|n| n.exported).collect();
+    for (from, to) in &net.connections {
         let (src, tgt) = (by_name[from.process.as_str()], by_name[to.process.as_str()]);
         has_input[tgt] = true;
         let edge = Edge {
@@ -53,31 +55,53 @@ pub(super) fn start(net: Network) -> RunningNetwork {
         outports[src][usize::from(out)].edges.push(edge);
     }
     let mut iips: Vec<Vec<Packet>> = nodes.iter().map(|_| Vec::new()).collect();
-    for (to, msg) in initials {
+    for (to, msg) in std::mem::take(&mut net.initials) {
         let tgt = by_name[to.process.as_str()];
-        iips[tgt].push(process::initial(
-            index_of(&nodes[tgt].ports.inports, &to.port),
-            msg,
-        ));
+        let port = index_of(&nodes[tgt].ports.inports, &to.port);
+        iips[tgt].push(Packet::local(port, msg));
     }
+    let plumbing = Plumbing {
+        senders,
+        outports,
+        iips,
+        has_input,
+    };
+    (plumbing, receivers)
+}
 
+pub(super) fn start(mut net: Network) -> RunningNetwork {
+    let (plumbing, receivers) = plumb(&mut net);
+    let Plumbing {
+        senders,
+        outports,
+        iips,
+        has_input,
+    } = plumbing;
     let inboxes: Vec<_> = senders.iter().map(|tx| tx.downgrade()).collect();
-    let names: Vec<Arc<str>> = nodes.iter().map(|n| n.name.clone()).collect();
+    let names: Vec<Arc<str>> = net.nodes.iter().map(|n| n.name.clone()).collect();
+    let injectors = injectors(&net.nodes, &senders);
     drop(senders);
 
     let activity = Arc::new(Activity::default());
-    activity.set_live(nodes.len());
+    activity.set_live(net.nodes.len());
     let (phase_tx, phase_rx) = watch::channel(Phase::Running);
     let mut set = JoinSet::new();
     let mut task_names = HashMap::new();
-    let parts = nodes
+    let parts = net
+        .nodes
         .into_iter()
         .zip(receivers)
         .zip(outports)
         .zip(iips)
         .zip(has_input);
     for ((((node, inbox), outs), initials), has_input) in parts {
-        let NodeEntry { name, actor, ports } = node;
+        let NodeEntry {
+            name,
+            actor,
+            ports,
+            tap,
+            ..
+        } = node;
         let io = ProcessIo {
             inports: ports
                 .inports
@@ -86,12 +110,12 @@ pub(super) fn start(net: Network) -> RunningNetwork {
                 .collect(),
             inbox,
             initials,
-            ctx: Context::new(name.clone(), outs),
+            ctx: Context::new(name.clone(), outs, tap),
             is_source: !has_input,
             phase: phase_rx.clone(),
             activity: activity.clone(),
         };
-        let _ = events.send(NetworkEvent::ProcessStarted {
+        let _ = net.events.send(NetworkEvent::ProcessStarted {
             process: name.to_string(),
         });
         let handle = set.spawn(actor.run(io));
@@ -100,16 +124,32 @@ pub(super) fn start(net: Network) -> RunningNetwork {
     let supervised = Supervised {
         set,
         names: task_names,
-        events: events.clone(),
+        events: net.events.clone(),
         activity,
         inboxes: inboxes.clone(),
     };
-    running::spawn(
-        supervised,
-        events,
-        phase_tx,
-        names.into_iter().zip(inboxes).collect(),
-    )
+    let handles = Handles {
+        events: net.events,
+        phase: phase_tx,
+        inboxes: names.into_iter().zip(inboxes).collect(),
+        injectors,
+    };
+    running::spawn(supervised, handles)
+}
+
+fn injectors(nodes: &[NodeEntry], senders: &[mpsc::Sender<Packet>]) -> Vec<Injector> {
+    nodes
+        .iter()
+        .zip(senders)
+        .filter(|(node, _)| node.exported)
+        .map(|(node, tx)| {
+            Injector::new(
+                node.name.clone(),
+                node.ports.inports.clone().into(),
+                tx.clone(),
+            )
+        })
+        .collect()
 }
 
 fn empty_outports(node: &NodeEntry) -> Vec<OutPort> {

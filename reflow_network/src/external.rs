@@ -1,0 +1,145 @@
+//! Ways in and out of a running network from outside the graph, for a bridge: an
+//! [`Injector`] puts messages into a process's inbox on behalf of a remote session, a tap
+//! receives a copy of everything a process sends ([`Tapped`]), and [`Outputs`] sends on a
+//! process's outports from a task.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::actor::ActorResult;
+use crate::edge::{deliver, Origin, OutPort, Packet};
+use crate::error::ActorError;
+use crate::message::Message;
+
+/// A copy of one output of a tapped process, or the end of one origin's stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tapped {
+    /// The outport (empty for an end marker).
+    pub port: Arc<str>,
+    /// Who caused it: 0 when the process emitted it on its own (on start, on a timer, or
+    /// while handling a local message).
+    pub origin: Origin,
+    /// The message, or `None` when every output caused by `origin` has been sent.
+    pub msg: Option<Message>,
+}
+
+impl Tapped {
+    pub(crate) fn message(port: Arc<str>, origin: Origin, msg: Message) -> Self {
+        Tapped {
+            port,
+            origin,
+            msg: Some(msg),
+        }
+    }
+
+    pub(crate) fn end(origin: Origin) -> Self {
+        Tapped {
+            port: Arc::from(""),
+            origin,
+            msg: None,
+        }
+    }
+}
+
+/// Puts messages into one process's inbox from outside the graph, tagged with the remote
+/// session (`origin`, never 0) they come from. Waits while the inbox is full. While an
+/// injector exists the process's inputs stay open.
+#[derive(Debug, Clone)]
+pub struct Injector {
+    process: Arc<str>,
+    inports: Arc<[String]>,
+    tx: mpsc::Sender<Packet>,
+}
+
+impl Injector {
+    pub(crate) fn new(process: Arc<str>, inports: Arc<[String]>, tx: mpsc::Sender<Packet>) -> Self {
+        Injector {
+            process,
+            inports,
+            tx,
+        }
+    }
+
+    /// The process this injector feeds.
+    pub fn process(&self) -> &str {
+        &self.process
+    }
+
+    /// The inports of the process.
+    pub fn inports(&self) -> &[String] {
+        &self.inports
+    }
+
+    /// Delivers `msg` to the inport `port` on behalf of `origin`.
+    pub async fn send(&self, port: &str, origin: Origin, msg: Message) -> ActorResult {
+        let ix = self.index(port)?;
+        self.push(Packet {
+            port: ix,
+            origin,
+            msg: Some(msg),
+        })
+        .await
+    }
+
+    /// Marks the end of `origin`'s stream: once every message before it is handled, the
+    /// process's tap sees `Tapped { origin, msg: None }`.
+    pub async fn end(&self, origin: Origin) -> ActorResult {
+        self.push(Packet {
+            port: 0,
+            origin,
+            msg: None,
+        })
+        .await
+    }
+
+    async fn push(&self, packet: Packet) -> ActorResult {
+        self.tx
+            .send(packet)
+            .await
+            .map_err(|_| ActorError::new(format!("process `{}` has finished", self.process)))
+    }
+
+    fn index(&self, port: &str) -> Result<u16, ActorError> {
+        let ix = self.inports.iter().position(|p| p == port).ok_or_else(|| {
+            ActorError::new(format!(
+                "process `{}` has no inport `{port}` (inports: {})",
+                self.process,
+                self.inports.join(", ")
+            ))
+        })?;
+        u16::try_from(ix).map_err(ActorError::new)
+    }
+}
+
+/// Sends on a process's outports from outside its hooks (see [`Context::outputs`]).
+///
+/// [`Context::outputs`]: crate::Context::outputs
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    process: Arc<str>,
+    outports: Vec<OutPort>,
+}
+
+impl Outputs {
+    pub(crate) fn new(process: Arc<str>, outports: Vec<OutPort>) -> Self {
+        Outputs { process, outports }
+    }
+
+    /// Sends `msg` on `port` to every connection leaving it, waiting while a receiver is
+    /// full. Fails only for an unknown outport.
+    pub async fn send(&self, port: &str, msg: Message) -> ActorResult {
+        let out = self
+            .outports
+            .iter()
+            .find(|o| &*o.name == port)
+            .ok_or_else(|| {
+                ActorError::new(format!(
+                    "process `{}` has no outport `{port}`",
+                    self.process
+                ))
+            })?;
+        deliver(&out.edges, msg).await;
+        Ok(())
+    }
+}
