@@ -1,6 +1,9 @@
 //! The `/status` document: plain data the bridge fills from its links, exports and alias
 //! registry, serialised as JSON by the HTTP surface.
 
+// The bridge fills this in a later change; until then parts are unused.
+#![allow(dead_code)]
+
 use serde::Serialize;
 
 use crate::alias::AliasEntry;
