@@ -99,6 +99,21 @@ impl AliasEntry {
 }
 
 /// The names taken in the local graph, and the local name of every registered remote actor.
+///
+/// ```
+/// use reflow_bridge::alias::{AliasError, AliasRegistry, AliasStrategy};
+///
+/// let mut names = AliasRegistry::new();
+/// names.reserve_local("printer")?;
+/// // `printer` is taken locally, so beta's printer is aliased; its counter keeps its name.
+/// assert_eq!(names.register("printer", "beta", &AliasStrategy::AutoAlias)?, "beta_printer");
+/// assert_eq!(names.register("counter", "beta", &AliasStrategy::Fail)?, "counter");
+/// // Registering again gives the same name.
+/// assert_eq!(names.register("printer", "beta", &AliasStrategy::AutoAlias)?, "beta_printer");
+/// let refused = names.register("printer", "gamma", &AliasStrategy::Fail);
+/// assert!(matches!(refused, Err(AliasError::Conflict { .. })));
+/// # Ok::<(), AliasError>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct AliasRegistry {
     names: BTreeMap<String, NameOwner>,

@@ -200,61 +200,25 @@ impl Metrics {
         out.text
     }
 
+    /// The unlabelled counters, in the order of [`PLAIN_COUNTERS`].
+    fn plain_counters(&self) -> [&Counter; PLAIN_COUNTERS.len()] {
+        [
+            &self.links_established,
+            &self.links_closed,
+            &self.messages_in,
+            &self.messages_out,
+            &self.bytes_in,
+            &self.bytes_out,
+            &self.frames_in,
+            &self.frames_out,
+            &self.connections_refused,
+            &self.http_requests_not_found,
+        ]
+    }
+
     /// Appends every counter family.
     fn render_counters(&self, out: &mut Exposition) {
-        let plain = [
-            (
-                &self.links_established,
-                "links_established_total",
-                "Links that completed the handshake.",
-            ),
-            (
-                &self.links_closed,
-                "links_closed_total",
-                "Established links that went down.",
-            ),
-            (
-                &self.messages_in,
-                "messages_in_total",
-                "Application messages received.",
-            ),
-            (
-                &self.messages_out,
-                "messages_out_total",
-                "Application messages sent.",
-            ),
-            (
-                &self.bytes_in,
-                "bytes_in_total",
-                "Payload bytes of frames received.",
-            ),
-            (
-                &self.bytes_out,
-                "bytes_out_total",
-                "Payload bytes of frames sent.",
-            ),
-            (
-                &self.frames_in,
-                "frames_in_total",
-                "WebSocket frames received.",
-            ),
-            (
-                &self.frames_out,
-                "frames_out_total",
-                "WebSocket frames sent.",
-            ),
-            (
-                &self.connections_refused,
-                "connections_refused_total",
-                "Connections closed before the handshake because of a limit.",
-            ),
-            (
-                &self.http_requests_not_found,
-                "http_requests_not_found_total",
-                "HTTP requests for an unknown path.",
-            ),
-        ];
-        for (counter, name, help) in plain {
+        for ((name, help), counter) in PLAIN_COUNTERS.iter().zip(self.plain_counters()) {
             out.family(name, "counter", help);
             out.sample(name, None, counter.get());
         }
@@ -309,6 +273,29 @@ fn render_gauges(out: &mut Exposition, gauges: &Gauges) {
     );
     out.sample("uptime_seconds", None, Float(gauges.uptime_secs));
 }
+
+/// Name and help of each unlabelled counter, in the order of `Metrics::plain_counters`.
+const PLAIN_COUNTERS: [(&str, &str); 10] = [
+    (
+        "links_established_total",
+        "Links that completed the handshake.",
+    ),
+    ("links_closed_total", "Established links that went down."),
+    ("messages_in_total", "Application messages received."),
+    ("messages_out_total", "Application messages sent."),
+    ("bytes_in_total", "Payload bytes of frames received."),
+    ("bytes_out_total", "Payload bytes of frames sent."),
+    ("frames_in_total", "WebSocket frames received."),
+    ("frames_out_total", "WebSocket frames sent."),
+    (
+        "connections_refused_total",
+        "Connections closed before the handshake because of a limit.",
+    ),
+    (
+        "http_requests_not_found_total",
+        "HTTP requests for an unknown path.",
+    ),
+];
 
 /// Prefix of every metric name.
 const PREFIX: &str = "reflow_bridge_";

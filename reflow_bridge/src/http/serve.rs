@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 /// How long open HTTP requests may run after shutdown is signalled. Upgraded WebSockets are
 /// not waited for: the bridge closes its links itself.
-pub(super) const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
+pub(crate) const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and lets
 /// open requests finish for at most [`DRAIN_DEADLINE`]. Idle keep-alive connections close at
@@ -33,7 +33,7 @@ pub(crate) async fn serve(
 }
 
 /// [`serve`] with a chosen drain deadline.
-pub(super) async fn serve_with_deadline(
+pub(crate) async fn serve_with_deadline(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,

@@ -14,7 +14,6 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::MaybeTlsStream;
 
-use super::serve::serve_with_deadline;
 use super::*;
 use crate::status::{LinkState, LinkStatus};
 
@@ -124,7 +123,7 @@ async fn start(limits: WsLimits, deadline: Duration) -> Server {
 }
 
 async fn start_default() -> Server {
-    start(WsLimits::default(), super::serve::DRAIN_DEADLINE).await
+    start(WsLimits::default(), DRAIN_DEADLINE).await
 }
 
 #[derive(Debug)]
@@ -339,7 +338,7 @@ async fn a_message_over_the_configured_limit_fails_the_read() {
         max_message_size: 1024,
         ..WsLimits::default()
     };
-    let mut server = start(limits, super::serve::DRAIN_DEADLINE).await;
+    let mut server = start(limits, DRAIN_DEADLINE).await;
     let mut ws = within(ws_connect(server.addr)).await;
     within(ws.next()).await.unwrap().unwrap();
     ws.send(Message::binary(vec![7u8; 1024])).await.unwrap();
@@ -364,7 +363,7 @@ async fn shutdown_closes_idle_connections_and_stops_listening() {
     server.stop.send(()).unwrap();
     within(server.task).await.unwrap().unwrap();
     // Idle connections do not hold shutdown until the drain deadline.
-    assert!(started.elapsed() < super::serve::DRAIN_DEADLINE);
+    assert!(started.elapsed() < DRAIN_DEADLINE);
     let mut rest = Vec::new();
     assert_eq!(within(kept.read_to_end(&mut rest)).await.unwrap(), 0);
     assert!(TcpStream::connect(server.addr).await.is_err());

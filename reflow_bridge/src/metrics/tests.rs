@@ -118,27 +118,30 @@ fn fresh_metrics_render_every_family_at_zero() {
 fn counters_and_reasons_are_rendered_with_their_values() {
     let m = Metrics::new();
     m.links_established.inc();
-    m.links_established.inc();
-    m.links_closed.inc();
-    m.frame_in(100, 3);
+    m.links_established.add(11);
+    m.links_closed.add(13);
+    m.frame_in(100, 5);
     m.frame_in(50, 1);
-    m.frame_out(7, 1);
+    m.frame_out(7, 8);
+    m.frame_out(2, 1);
+    m.frame_out(1, 0);
     m.handshake_failed(HandshakeFailure::AuthFailed);
     m.handshake_failed(HandshakeFailure::TooManyConnections);
     m.handshake_failed(HandshakeFailure::AuthFailed);
     m.frame_rejected(FrameRejection::BeforeAuth);
     m.connections_refused.add(4);
-    m.http_requests_not_found.inc();
+    m.http_requests_not_found.add(11);
     let samples = parse(&m.render_prometheus(&Gauges::default()));
     let v = |name: &str, label| value(&samples, &format!("reflow_bridge_{name}"), label);
-    assert_eq!(v("links_established_total", None), 2.0);
-    assert_eq!(v("links_closed_total", None), 1.0);
+    // Distinct values, so that two counters swapped in the rendering would show.
+    assert_eq!(v("links_established_total", None), 12.0);
+    assert_eq!(v("links_closed_total", None), 13.0);
     assert_eq!(v("frames_in_total", None), 2.0);
     assert_eq!(v("bytes_in_total", None), 150.0);
-    assert_eq!(v("messages_in_total", None), 4.0);
-    assert_eq!(v("frames_out_total", None), 1.0);
-    assert_eq!(v("bytes_out_total", None), 7.0);
-    assert_eq!(v("messages_out_total", None), 1.0);
+    assert_eq!(v("messages_in_total", None), 6.0);
+    assert_eq!(v("frames_out_total", None), 3.0);
+    assert_eq!(v("bytes_out_total", None), 10.0);
+    assert_eq!(v("messages_out_total", None), 9.0);
     let hs = "handshake_failures_total";
     assert_eq!(v(hs, Some(("reason", "auth_failed"))), 2.0);
     assert_eq!(v(hs, Some(("reason", "too_many_connections"))), 1.0);
@@ -147,7 +150,7 @@ fn counters_and_reasons_are_rendered_with_their_values() {
     assert_eq!(v(rf, Some(("reason", "before_auth"))), 1.0);
     assert_eq!(v(rf, Some(("reason", "oversized"))), 0.0);
     assert_eq!(v("connections_refused_total", None), 4.0);
-    assert_eq!(v("http_requests_not_found_total", None), 1.0);
+    assert_eq!(v("http_requests_not_found_total", None), 11.0);
     assert_eq!(m.handshake_failures(HandshakeFailure::AuthFailed), 2);
     assert_eq!(m.rejected_frames(FrameRejection::Malformed), 0);
 }
