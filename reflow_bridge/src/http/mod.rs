@@ -91,7 +91,7 @@ pub(crate) struct HttpState {
 /// The bridge's routes: `GET /health`, `GET /status`, `GET /metrics`, `GET /ws` (upgrade).
 /// Any other path is a counted 404; another method on a known path is a 405.
 ///
-/// `/ws` extracts the peer's `ConnectInfo<SocketAddr>`: serve the router with [`serve`], or
+/// `/ws` extracts the peer's `ConnectInfo<SocketAddr>`: serve the router with [`serve()`], or
 /// with `into_make_service_with_connect_info::<SocketAddr>()`, else upgrades fail with 500.
 pub(crate) fn router(state: HttpState) -> Router {
     Router::new()
