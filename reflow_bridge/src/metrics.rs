@@ -1,1 +1,357 @@
-//! (in progress)
+//! The bridge's counters, shared by every link and the HTTP surface, and their rendering as
+//! Prometheus text for `GET /metrics`.
+//!
+//! Counters only ever grow and use relaxed atomics: each is an independent tally, read for
+//! reporting, never used to order anything else.
+
+// Links and sessions record into this in a later change; until then parts are unused.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[cfg(test)]
+mod tests;
+
+/// A monotonically increasing tally.
+#[derive(Debug, Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub(crate) fn inc(&self) {
+        self.add(1);
+    }
+
+    /// Adds `n`.
+    pub(crate) fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The current value.
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Why a handshake was refused, the `reason` label of `handshake_failures_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HandshakeFailure {
+    /// The peer's proof did not match the shared token.
+    AuthFailed,
+    /// The peer presented no token while one is required.
+    MissingToken,
+    /// The peer speaks another protocol version.
+    VersionMismatch,
+    /// An instance with the same id is already linked.
+    DuplicateInstance,
+    /// The connection limit was reached.
+    TooManyConnections,
+    /// The peer broke the handshake protocol (wrong frame, bad field, timeout).
+    Protocol,
+}
+
+impl HandshakeFailure {
+    /// Every reason, in rendering order.
+    pub(crate) const ALL: [Self; 6] = [
+        Self::AuthFailed,
+        Self::MissingToken,
+        Self::VersionMismatch,
+        Self::DuplicateInstance,
+        Self::TooManyConnections,
+        Self::Protocol,
+    ];
+
+    /// The label value.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::AuthFailed => "auth_failed",
+            Self::MissingToken => "missing_token",
+            Self::VersionMismatch => "version_mismatch",
+            Self::DuplicateInstance => "duplicate_instance",
+            Self::TooManyConnections => "too_many_connections",
+            Self::Protocol => "protocol",
+        }
+    }
+}
+
+/// Why an incoming frame was rejected, the `reason` label of `rejected_frames_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FrameRejection {
+    /// Larger than the configured maximum.
+    Oversized,
+    /// Could not be decoded.
+    Malformed,
+    /// Decoded, but of a kind this version does not know.
+    UnknownKind,
+    /// Arrived before the handshake completed.
+    BeforeAuth,
+}
+
+impl FrameRejection {
+    /// Every reason, in rendering order.
+    pub(crate) const ALL: [Self; 4] = [
+        Self::Oversized,
+        Self::Malformed,
+        Self::UnknownKind,
+        Self::BeforeAuth,
+    ];
+
+    /// The label value.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Oversized => "oversized",
+            Self::Malformed => "malformed",
+            Self::UnknownKind => "unknown_kind",
+            Self::BeforeAuth => "before_auth",
+        }
+    }
+}
+
+/// Point-in-time values that the bridge reads when `/metrics` is scraped.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Gauges {
+    /// Links currently up.
+    pub(crate) links_up: u64,
+    /// `(peer, depth)`: messages waiting in each link's outbox. `peer` labels the link (for
+    /// example `network/instance`); depths given twice for one peer are summed.
+    pub(crate) queue_depths: Vec<(String, u64)>,
+    /// Remote actors registered in the local graph.
+    pub(crate) remote_actors: u64,
+    /// Local actors exported to peers.
+    pub(crate) exported_actors: u64,
+    /// Seconds since the bridge started.
+    pub(crate) uptime_secs: f64,
+}
+
+/// Every counter the bridge keeps.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    /// Links that completed the handshake.
+    pub(crate) links_established: Counter,
+    /// Links that went down after being established.
+    pub(crate) links_closed: Counter,
+    /// Application messages received.
+    pub(crate) messages_in: Counter,
+    /// Application messages sent.
+    pub(crate) messages_out: Counter,
+    /// Payload bytes of frames received.
+    pub(crate) bytes_in: Counter,
+    /// Payload bytes of frames sent.
+    pub(crate) bytes_out: Counter,
+    /// WebSocket frames received.
+    pub(crate) frames_in: Counter,
+    /// WebSocket frames sent.
+    pub(crate) frames_out: Counter,
+    /// TCP connections closed before the handshake because of a limit.
+    pub(crate) connections_refused: Counter,
+    /// HTTP requests for a path the bridge does not serve.
+    pub(crate) http_requests_not_found: Counter,
+    handshake_failures: [Counter; HandshakeFailure::ALL.len()],
+    rejected_frames: [Counter; FrameRejection::ALL.len()],
+}
+
+impl Metrics {
+    /// All counters at zero.
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts one received frame of `bytes` bytes carrying `messages` messages.
+    pub(crate) fn frame_in(&self, bytes: usize, messages: usize) {
+        self.frames_in.inc();
+        self.bytes_in.add(bytes as u64);
+        self.messages_in.add(messages as u64);
+    }
+
+    /// Counts one sent frame of `bytes` bytes carrying `messages` messages.
+    pub(crate) fn frame_out(&self, bytes: usize, messages: usize) {
+        self.frames_out.inc();
+        self.bytes_out.add(bytes as u64);
+        self.messages_out.add(messages as u64);
+    }
+
+    /// Counts a refused handshake.
+    pub(crate) fn handshake_failed(&self, reason: HandshakeFailure) {
+        self.handshake_failures[reason as usize].inc();
+    }
+
+    /// Refused handshakes so far for `reason`.
+    pub(crate) fn handshake_failures(&self, reason: HandshakeFailure) -> u64 {
+        self.handshake_failures[reason as usize].get()
+    }
+
+    /// Counts a rejected incoming frame.
+    pub(crate) fn frame_rejected(&self, reason: FrameRejection) {
+        self.rejected_frames[reason as usize].inc();
+    }
+
+    /// Rejected frames so far for `reason`.
+    pub(crate) fn rejected_frames(&self, reason: FrameRejection) -> u64 {
+        self.rejected_frames[reason as usize].get()
+    }
+
+    /// The counters and `gauges` in the Prometheus text exposition format, version 0.0.4.
+    pub(crate) fn render_prometheus(&self, gauges: &Gauges) -> String {
+        let mut out = Exposition::default();
+        self.render_counters(&mut out);
+        render_gauges(&mut out, gauges);
+        out.text
+    }
+
+    /// The unlabelled counters, in the order of [`PLAIN_COUNTERS`].
+    fn plain_counters(&self) -> [&Counter; PLAIN_COUNTERS.len()] {
+        [
+            &self.links_established,
+            &self.links_closed,
+            &self.messages_in,
+            &self.messages_out,
+            &self.bytes_in,
+            &self.bytes_out,
+            &self.frames_in,
+            &self.frames_out,
+            &self.connections_refused,
+            &self.http_requests_not_found,
+        ]
+    }
+
+    /// Appends every counter family.
+    fn render_counters(&self, out: &mut Exposition) {
+        for ((name, help), counter) in PLAIN_COUNTERS.iter().zip(self.plain_counters()) {
+            out.family(name, "counter", help);
+            out.sample(name, None, counter.get());
+        }
+        let name = "handshake_failures_total";
+        out.family(name, "counter", "Refused handshakes, by reason.");
+        for reason in HandshakeFailure::ALL {
+            let count = self.handshake_failures(reason);
+            out.sample(name, Some(("reason", reason.label())), count);
+        }
+        let name = "rejected_frames_total";
+        out.family(name, "counter", "Rejected incoming frames, by reason.");
+        for reason in FrameRejection::ALL {
+            let count = self.rejected_frames(reason);
+            out.sample(name, Some(("reason", reason.label())), count);
+        }
+    }
+}
+
+/// Appends every gauge family.
+fn render_gauges(out: &mut Exposition, gauges: &Gauges) {
+    out.family("links_up", "gauge", "Links currently up.");
+    out.sample("links_up", None, gauges.links_up);
+    let name = "link_queue_depth";
+    out.family(
+        name,
+        "gauge",
+        "Messages waiting in a link's outbox, by peer.",
+    );
+    let mut depths: BTreeMap<&str, u64> = BTreeMap::new();
+    for (peer, depth) in &gauges.queue_depths {
+        *depths.entry(peer).or_default() += depth;
+    }
+    for (peer, depth) in depths {
+        out.sample(name, Some(("peer", peer)), depth);
+    }
+    out.family(
+        "remote_actors",
+        "gauge",
+        "Remote actors registered locally.",
+    );
+    out.sample("remote_actors", None, gauges.remote_actors);
+    out.family(
+        "exported_actors",
+        "gauge",
+        "Local actors exported to peers.",
+    );
+    out.sample("exported_actors", None, gauges.exported_actors);
+    out.family(
+        "uptime_seconds",
+        "gauge",
+        "Seconds since the bridge started.",
+    );
+    out.sample("uptime_seconds", None, Float(gauges.uptime_secs));
+}
+
+/// Name and help of each unlabelled counter, in the order of `Metrics::plain_counters`.
+const PLAIN_COUNTERS: [(&str, &str); 10] = [
+    (
+        "links_established_total",
+        "Links that completed the handshake.",
+    ),
+    ("links_closed_total", "Established links that went down."),
+    ("messages_in_total", "Application messages received."),
+    ("messages_out_total", "Application messages sent."),
+    ("bytes_in_total", "Payload bytes of frames received."),
+    ("bytes_out_total", "Payload bytes of frames sent."),
+    ("frames_in_total", "WebSocket frames received."),
+    ("frames_out_total", "WebSocket frames sent."),
+    (
+        "connections_refused_total",
+        "Connections closed before the handshake because of a limit.",
+    ),
+    (
+        "http_requests_not_found_total",
+        "HTTP requests for an unknown path.",
+    ),
+];
+
+/// Prefix of every metric name.
+const PREFIX: &str = "reflow_bridge_";
+
+/// A text exposition being written.
+#[derive(Default)]
+struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    /// Starts family `name` with its `# HELP` and `# TYPE` lines; `help` must be one line
+    /// without backslashes.
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        // Writing to a String cannot fail.
+        let _ = writeln!(self.text, "# HELP {PREFIX}{name} {help}");
+        let _ = writeln!(self.text, "# TYPE {PREFIX}{name} {kind}");
+    }
+
+    /// Appends one sample of family `name`, with at most one label.
+    fn sample(&mut self, name: &str, label: Option<(&str, &str)>, value: impl fmt::Display) {
+        let _ = write!(self.text, "{PREFIX}{name}");
+        if let Some((key, val)) = label {
+            let _ = write!(self.text, "{{{key}=\"{}\"}}", LabelValue(val));
+        }
+        let _ = writeln!(self.text, " {value}");
+    }
+}
+
+/// A label value escaped as the format requires: `\\`, `\"` and `\n`.
+struct LabelValue<'a>(&'a str);
+
+impl fmt::Display for LabelValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '"' => f.write_str("\\\"")?,
+                '\n' => f.write_str("\\n")?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A float written as the format spells it (`+Inf`, `-Inf`, `NaN`).
+struct Float(f64);
+
+impl fmt::Display for Float {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            v if v.is_nan() => f.write_str("NaN"),
+            v if v == f64::INFINITY => f.write_str("+Inf"),
+            v if v == f64::NEG_INFINITY => f.write_str("-Inf"),
+            v => write!(f, "{v}"),
+        }
+    }
+}
