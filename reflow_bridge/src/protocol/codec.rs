@@ -93,8 +93,7 @@ fn write_envelope(frames: &[Frame], buf: &mut Vec<u8>) -> Result<(), EncodeError
     // The envelope is exactly postcard's `(u16, Vec<Frame>)`; writing the frames one by one
     // lets an error name the frame that caused it.
     let header = (PROTOCOL_VERSION, frames.len() as u64);
-    postcard::serialize_with_flavor(&header, VecFlavor(buf))
-        .map_err(|e| serialize_error(0, e))?;
+    postcard::serialize_with_flavor(&header, VecFlavor(buf)).map_err(|e| serialize_error(0, e))?;
     for (index, frame) in frames.iter().enumerate() {
         postcard::serialize_with_flavor(frame, VecFlavor(buf))
             .map_err(|e| serialize_error(index, e))?;

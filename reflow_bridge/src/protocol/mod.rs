@@ -33,5 +33,6 @@ pub(crate) mod close {
     pub(crate) const TOO_BIG: u16 = 1009;
 }
 
+/// Tests, and sample frames the session tests reuse.
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::*;
 
 /// One frame of every kind, in wire order.
-fn samples() -> Vec<Frame> {
+pub(crate) fn samples() -> Vec<Frame> {
     vec![
         Frame::Hello {
             version: PROTOCOL_VERSION,
@@ -220,7 +220,9 @@ fn decode_limited_refuses_before_decoding() {
         decode_limited(&bytes, 2),
         Err(DecodeError::TooManyFrames { count: 3, max: 2 })
     );
-    let huge = [1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+    let huge = [
+        1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+    ];
     assert_eq!(
         decode_limited(&huge, 100),
         Err(DecodeError::TooManyFrames {
@@ -361,28 +363,48 @@ fn exported() -> impl Strategy<Value = ExportedActor> {
 fn control_frame() -> impl Strategy<Value = Frame> {
     let bytes = || prop::collection::vec(any::<u8>(), 0..40);
     prop_oneof![
-        (any::<u16>(), text(), text(), text(), any::<[u8; 32]>(), any::<u32>()).prop_map(
-            |(version, network_id, instance_id, incarnation, nonce, max_message)| Frame::Hello {
-                version,
-                network_id,
-                instance_id,
-                incarnation,
-                nonce,
-                max_message,
-            }
-        ),
-        (any::<u16>(), text(), text(), text(), any::<[u8; 32]>(), bytes(), any::<u32>())
-            .prop_map(|(version, network_id, instance_id, incarnation, nonce, proof, max)| {
-                Frame::Challenge {
-                    version,
-                    network_id,
-                    instance_id,
-                    incarnation,
-                    nonce,
-                    proof,
-                    max_message: max,
+        (
+            any::<u16>(),
+            text(),
+            text(),
+            text(),
+            any::<[u8; 32]>(),
+            any::<u32>()
+        )
+            .prop_map(
+                |(version, network_id, instance_id, incarnation, nonce, max_message)| {
+                    Frame::Hello {
+                        version,
+                        network_id,
+                        instance_id,
+                        incarnation,
+                        nonce,
+                        max_message,
+                    }
                 }
-            }),
+            ),
+        (
+            any::<u16>(),
+            text(),
+            text(),
+            text(),
+            any::<[u8; 32]>(),
+            bytes(),
+            any::<u32>()
+        )
+            .prop_map(
+                |(version, network_id, instance_id, incarnation, nonce, proof, max)| {
+                    Frame::Challenge {
+                        version,
+                        network_id,
+                        instance_id,
+                        incarnation,
+                        nonce,
+                        proof,
+                        max_message: max,
+                    }
+                }
+            ),
         prop::option::of(bytes()).prop_map(|proof| Frame::Response { proof }),
         Just(Frame::Welcome),
         (reason(), text()).prop_map(|(reason, detail)| Frame::Refuse { reason, detail }),

@@ -71,7 +71,9 @@ impl ClientHandshake {
     pub(crate) fn on_frame(&mut self, frame: Frame) -> Result<Step, HandshakeError> {
         match (mem::replace(&mut self.state, ClientState::Finished), frame) {
             (ClientState::Finished, frame) => Err(after_finish(&frame)),
-            (_, Frame::Refuse { reason, detail }) => Err(HandshakeError::Refused { reason, detail }),
+            (_, Frame::Refuse { reason, detail }) => {
+                Err(HandshakeError::Refused { reason, detail })
+            }
             (
                 ClientState::AwaitChallenge,
                 Frame::Challenge {
@@ -180,7 +182,9 @@ impl ServerHandshake {
     ) -> Result<Step, HandshakeError> {
         match (mem::replace(&mut self.state, ServerState::Finished), frame) {
             (ServerState::Finished, frame) => Err(after_finish(&frame)),
-            (_, Frame::Refuse { reason, detail }) => Err(HandshakeError::Refused { reason, detail }),
+            (_, Frame::Refuse { reason, detail }) => {
+                Err(HandshakeError::Refused { reason, detail })
+            }
             (
                 ServerState::AwaitHello,
                 Frame::Hello {
