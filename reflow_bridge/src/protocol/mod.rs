@@ -1,1 +1,38 @@
-//! (in progress)
+//! The wire format of the bridge: the frames two instances exchange and the envelope that
+//! batches them into one WebSocket binary message. Pure data and codec, no I/O; the format is
+//! specified in `docs/protocol.md`.
+
+// Not yet wired into the link code: until it is, parts of the API have no caller.
+#![allow(dead_code, unused_imports)]
+
+mod codec;
+mod frame;
+mod payload;
+
+pub(crate) use codec::{decode, decode_limited, encode, encode_into, DecodeError, EncodeError};
+pub(crate) use frame::{ExportedActor, Frame, Nonce, RefuseReason, KIND_COUNT};
+pub(crate) use payload::MAX_DEPTH;
+
+/// The protocol version this build speaks, first in every envelope and in the handshake.
+pub(crate) const PROTOCOL_VERSION: u16 = 1;
+
+/// The WebSocket close codes the bridge uses (RFC 6455, section 7.4.1).
+pub(crate) mod close {
+    /// Normal closure: a refused side closes after reading the peer's `Refuse`.
+    pub(crate) const NORMAL: u16 = 1000;
+    /// The instance is shutting down (after a `Bye`).
+    pub(crate) const GOING_AWAY: u16 = 1001;
+    /// Protocol error: unsupported version, unknown frame kind, frame out of order.
+    pub(crate) const PROTOCOL_ERROR: u16 = 1002;
+    /// Malformed payload: a message that does not decode.
+    pub(crate) const INVALID_PAYLOAD: u16 = 1007;
+    /// Policy violation: authentication failed, missing token, duplicate instance, too many
+    /// connections.
+    pub(crate) const POLICY_VIOLATION: u16 = 1008;
+    /// Message too big: over the size limit, or too many frames in one message.
+    pub(crate) const TOO_BIG: u16 = 1009;
+}
+
+/// Tests, and sample frames the session tests reuse.
+#[cfg(test)]
+pub(crate) mod tests;

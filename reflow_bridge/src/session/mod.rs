@@ -1,1 +1,97 @@
-//! (in progress)
+//! Opening a link: who the peer is, and proof that it holds the shared token. The handshake
+//! is two pure state machines (client and server) fed with frames and told what to send back;
+//! the socket code drives them. See `docs/protocol.md` for the sequence.
+
+// Not yet wired into the link code: until it is, parts of the API have no caller.
+#![allow(dead_code, unused_imports)]
+
+mod error;
+mod handshake;
+mod proof;
+
+pub(crate) use error::HandshakeError;
+pub(crate) use handshake::{ClientHandshake, ServerHandshake, Step};
+pub(crate) use proof::{fresh_nonce, Token};
+
+/// The longest network id, instance id or incarnation a peer may claim, in bytes.
+pub(crate) const MAX_ID_LEN: usize = 256;
+
+/// Who an instance is: the triple each side announces in the handshake.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Identity {
+    /// The network the instance belongs to (the `network` of `actor@network`).
+    pub(crate) network_id: String,
+    /// The instance's stable id, unique among linked instances.
+    pub(crate) instance_id: String,
+    /// Fresh at every start of the process: tells a restart from a reconnect.
+    pub(crate) incarnation: String,
+}
+
+impl Identity {
+    /// An identity from its three ids.
+    pub(crate) fn new(
+        network_id: impl Into<String>,
+        instance_id: impl Into<String>,
+        incarnation: impl Into<String>,
+    ) -> Self {
+        Identity {
+            network_id: network_id.into(),
+            instance_id: instance_id.into(),
+            incarnation: incarnation.into(),
+        }
+    }
+
+    /// Checks the ids a peer claims: each non-empty and at most `MAX_ID_LEN` bytes.
+    fn check(&self) -> Result<(), String> {
+        let fields = [
+            ("network id", &self.network_id),
+            ("instance id", &self.instance_id),
+            ("incarnation", &self.incarnation),
+        ];
+        for (what, value) in fields {
+            if value.is_empty() {
+                return Err(format!("empty {what}"));
+            }
+            if value.len() > MAX_ID_LEN {
+                return Err(format!("{what} longer than {MAX_ID_LEN} bytes"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an instance accepts from its peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// The largest WebSocket message, in bytes, this instance reads.
+    pub(crate) max_message: u32,
+}
+
+impl Limits {
+    /// The smallest `max_message` a peer may announce: below it, not even the handshake and
+    /// a modest export list would fit.
+    pub(crate) const MIN_MAX_MESSAGE: u32 = 1024;
+}
+
+/// The other end of an authenticated link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Peer {
+    /// Who it is.
+    pub(crate) identity: Identity,
+    /// What it accepts: never send it a message larger than `limits.max_message`.
+    pub(crate) limits: Limits,
+}
+
+/// Settles a simultaneous dial: there is already a link with a peer, dialed by
+/// `existing_dialer`, and a second one completes, dialed by `new_dialer` (instance ids).
+/// Returns whether to keep the existing link and close the new one.
+///
+/// Both instances apply the same rule, so both keep the same link: the one dialed by the
+/// lexicographically smaller instance id. When both links were dialed by the same instance,
+/// the new one wins: an instance dials again only when it believes its old link is dead.
+pub(crate) fn keep_existing(existing_dialer: &str, new_dialer: &str) -> bool {
+    existing_dialer < new_dialer
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,277 @@
+//! The frames two instances exchange over a link: the handshake and link control, and the
+//! data plane that carries messages to exported actors and their replies back.
+
+use reflow_network::Message;
+use serde::{Deserialize, Serialize};
+
+use super::payload;
+
+/// A handshake nonce: 32 random bytes, fresh for every connection attempt.
+pub(crate) type Nonce = [u8; 32];
+
+/// How many kinds of frame this protocol version knows; a variant index at or above it is an
+/// unknown kind (see `DecodeError::UnknownKind`).
+pub(crate) const KIND_COUNT: u32 = 14;
+
+/// One unit of the wire protocol. The variant order is the wire encoding: never reorder, only
+/// append (and appending a kind means bumping `PROTOCOL_VERSION`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Frame {
+    /// Client to server, first frame of a link: who the client is and its client nonce.
+    Hello {
+        /// The protocol version the client speaks.
+        version: u16,
+        /// The client's network id.
+        network_id: String,
+        /// The client's stable instance id.
+        instance_id: String,
+        /// The client's incarnation: fresh at every start of its process.
+        incarnation: String,
+        /// The client nonce the server must prove the token over.
+        nonce: Nonce,
+        /// The largest WebSocket message, in bytes, the client accepts.
+        max_message: u32,
+    },
+    /// Server to client: who the server is, the server nonce, and the server's proof of the
+    /// token over both nonces and both identities.
+    Challenge {
+        /// The protocol version the server speaks.
+        version: u16,
+        /// The server's network id.
+        network_id: String,
+        /// The server's stable instance id.
+        instance_id: String,
+        /// The server's incarnation.
+        incarnation: String,
+        /// The server nonce the client must prove the token over.
+        nonce: Nonce,
+        /// HMAC-SHA256 under the shared token, server label (see `docs/protocol.md`).
+        proof: Vec<u8>,
+        /// The largest WebSocket message, in bytes, the server accepts.
+        max_message: u32,
+    },
+    /// Client to server: the client's proof, or `None` when the client has no token.
+    Response {
+        /// HMAC-SHA256 under the shared token, client label.
+        proof: Option<Vec<u8>>,
+    },
+    /// Server to client: the client is authenticated and the link is up.
+    Welcome,
+    /// Either side: the handshake is refused; the sender closes the connection.
+    Refuse {
+        /// Why, as a machine-readable reason.
+        reason: RefuseReason,
+        /// Why, for people.
+        detail: String,
+    },
+    /// The actors this instance exports, with their ports; replaces any earlier list.
+    Exports {
+        /// Every exported actor.
+        actors: Vec<ExportedActor>,
+    },
+    /// A liveness probe; the peer answers with `HeartbeatAck` carrying the same id.
+    Heartbeat {
+        /// Chosen by the sender, echoed in the ack.
+        id: u64,
+    },
+    /// The answer to a `Heartbeat`.
+    HeartbeatAck {
+        /// The id of the heartbeat answered.
+        id: u64,
+    },
+    /// The sender is closing the link on purpose (shutdown): not a failure.
+    Bye {
+        /// Why, for logs.
+        reason: String,
+    },
+    /// A message for inport `port` of the exported actor `actor`, sent by proxy session
+    /// `origin` of the sending instance.
+    Data {
+        /// Position in the sender's sequence for this link.
+        seq: u64,
+        /// The exported actor, as the receiving instance names it.
+        actor: String,
+        /// The inport of that actor.
+        port: String,
+        /// The proxy session on the sending instance; replies carry it back. Never 0.
+        origin: u32,
+        /// The message.
+        #[serde(with = "payload")]
+        payload: Message,
+        /// An optional trace id, carried through for correlation.
+        trace: Option<u64>,
+    },
+    /// The input of proxy session `origin` towards `actor` has ended.
+    End {
+        /// Position in the sender's sequence for this link.
+        seq: u64,
+        /// The exported actor.
+        actor: String,
+        /// The proxy session whose input ended.
+        origin: u32,
+    },
+    /// An output of the exported actor `actor` on its outport `port`, going back to proxy
+    /// session `origin`; origin 0 is a broadcast to every session that wired that outport.
+    Reply {
+        /// Position in the sender's sequence for this link.
+        seq: u64,
+        /// The exported actor that emitted the message.
+        actor: String,
+        /// The outport it emitted on.
+        port: String,
+        /// The proxy session the output belongs to, or 0 for all of them.
+        origin: u32,
+        /// The message.
+        #[serde(with = "payload")]
+        payload: Message,
+    },
+    /// Every output of `actor` caused by proxy session `origin` has been sent.
+    ReplyEnd {
+        /// Position in the sender's sequence for this link.
+        seq: u64,
+        /// The exported actor.
+        actor: String,
+        /// The proxy session that is complete.
+        origin: u32,
+    },
+    /// Cumulative acknowledgement: every sequenced frame up to and including `seq` received
+    /// from the peer on this link has been delivered.
+    Ack {
+        /// The highest sequence number delivered, 0 for none.
+        seq: u64,
+    },
+}
+
+/// Why a handshake was refused, carried by `Frame::Refuse`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) enum RefuseReason {
+    /// The peers speak different protocol versions.
+    VersionMismatch,
+    /// A token proof did not verify, or the refusing side has no token configured.
+    AuthenticationFailed,
+    /// The client offered no proof: it has no token configured.
+    MissingToken,
+    /// An instance with that id is already linked, or the peer is this instance itself.
+    DuplicateInstance,
+    /// The server accepts no more links.
+    TooManyConnections,
+    /// A frame arrived that the handshake does not allow at that point.
+    Protocol,
+}
+
+impl RefuseReason {
+    /// A stable lower-case name for logs and metric labels.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RefuseReason::VersionMismatch => "version_mismatch",
+            RefuseReason::AuthenticationFailed => "authentication_failed",
+            RefuseReason::MissingToken => "missing_token",
+            RefuseReason::DuplicateInstance => "duplicate_instance",
+            RefuseReason::TooManyConnections => "too_many_connections",
+            RefuseReason::Protocol => "protocol",
+        }
+    }
+
+    /// The WebSocket close code that goes with this refusal.
+    pub(crate) fn close_code(self) -> u16 {
+        match self {
+            RefuseReason::VersionMismatch | RefuseReason::Protocol => super::close::PROTOCOL_ERROR,
+            RefuseReason::AuthenticationFailed
+            | RefuseReason::MissingToken
+            | RefuseReason::DuplicateInstance
+            | RefuseReason::TooManyConnections => super::close::POLICY_VIOLATION,
+        }
+    }
+}
+
+impl std::fmt::Display for RefuseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An actor another instance may address as `name@network`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ExportedActor {
+    /// The actor's name on the exporting instance.
+    pub(crate) name: String,
+    /// Its inports.
+    pub(crate) inports: Vec<String>,
+    /// Its outports.
+    pub(crate) outports: Vec<String>,
+    /// Its metadata as JSON text (postcard cannot encode a `serde_json::Value`).
+    pub(crate) metadata: String,
+}
+
+impl ExportedActor {
+    /// An exported actor whose metadata is stored as JSON text.
+    pub(crate) fn new(
+        name: impl Into<String>,
+        inports: Vec<String>,
+        outports: Vec<String>,
+        metadata: &serde_json::Value,
+    ) -> Self {
+        ExportedActor {
+            name: name.into(),
+            inports,
+            outports,
+            metadata: metadata.to_string(),
+        }
+    }
+
+    /// The metadata parsed back into JSON; it comes from the peer, so it may be invalid.
+    pub(crate) fn parse_metadata(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(&self.metadata)
+    }
+}
+
+impl Frame {
+    /// A stable lower-case name of the frame's kind, for logs and metric labels.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Frame::Hello { .. } => "hello",
+            Frame::Challenge { .. } => "challenge",
+            Frame::Response { .. } => "response",
+            Frame::Welcome => "welcome",
+            Frame::Refuse { .. } => "refuse",
+            Frame::Exports { .. } => "exports",
+            Frame::Heartbeat { .. } => "heartbeat",
+            Frame::HeartbeatAck { .. } => "heartbeat_ack",
+            Frame::Bye { .. } => "bye",
+            Frame::Data { .. } => "data",
+            Frame::End { .. } => "end",
+            Frame::Reply { .. } => "reply",
+            Frame::ReplyEnd { .. } => "reply_end",
+            Frame::Ack { .. } => "ack",
+        }
+    }
+
+    /// Whether this frame controls the link rather than carrying sequenced data: control
+    /// frames have no `seq` and are never replayed.
+    pub(crate) fn is_control(&self) -> bool {
+        self.seq().is_none()
+    }
+
+    /// The sequence number of a data frame (`Data`, `End`, `Reply`, `ReplyEnd`).
+    pub(crate) fn seq(&self) -> Option<u64> {
+        match self {
+            Frame::Data { seq, .. }
+            | Frame::End { seq, .. }
+            | Frame::Reply { seq, .. }
+            | Frame::ReplyEnd { seq, .. } => Some(*seq),
+            _ => None,
+        }
+    }
+
+    /// Whether this frame belongs to the handshake (`Hello` to `Welcome`, and `Refuse`).
+    pub(crate) fn is_handshake(&self) -> bool {
+        matches!(
+            self,
+            Frame::Hello { .. }
+                | Frame::Challenge { .. }
+                | Frame::Response { .. }
+                | Frame::Welcome
+                | Frame::Refuse { .. }
+        )
+    }
+}
