@@ -1,13 +1,33 @@
 //! Distribution for reflow: a NetworkBridge joins running instances over WebSocket, so that
 //! a process whose component is `actor@network` behaves like a local one.
 //!
-//! Layout: `protocol` (wire frames and codec), `session` (the handshake as a pure state
-//! machine, HMAC proofs), `http` (the HTTP surface: upgrade, /health, /status, /metrics),
-//! `alias` (name-conflict strategies).
+//! An instance exports some of its processes ([`DistributedNetwork::export`],
+//! [`DistributedNetwork::register_local_actor`]); another instance links to it
+//! ([`DistributedNetwork::connect_to_network`]) and uses them as remote actors, either from a
+//! graph (`"component": "validator@checks"`) or by registering them
+//! ([`DistributedNetwork::register_remote_actor`]). Links are authenticated both ways by a
+//! shared token proven with HMAC challenge-response.
+//!
+//! Layout: `protocol` (wire frames and codec), `session` (the handshake as pure state
+//! machines), `net` (sockets: serving, dialling, one task per link), `hub` (shared state and
+//! routing), `proxy` (remote actor proxies), `http` (/health, /status, /metrics),
+//! [`alias`] (name-conflict strategies).
 
 pub mod alias;
+mod config;
+mod distributed;
+mod error;
 mod http;
+mod hub;
 mod metrics;
+mod net;
 mod protocol;
+mod proxy;
 mod session;
 mod status;
+
+pub use alias::AliasStrategy;
+pub use config::DistributedConfig;
+pub use distributed::{DistributedNetwork, PeerInfo};
+pub use error::BridgeError;
+pub use status::{ExportStatus, LinkStatus, RemoteActorStatus, Status};

@@ -87,15 +87,24 @@ pub(crate) enum FrameRejection {
     UnknownKind,
     /// Arrived before the handshake completed.
     BeforeAuth,
+    /// A data frame whose sequence number is not the next one.
+    OutOfOrder,
+    /// Data for an actor this instance does not export, or a port it does not have.
+    UnknownTarget,
+    /// A control frame that has no place after the handshake.
+    Unexpected,
 }
 
 impl FrameRejection {
     /// Every reason, in rendering order.
-    pub(crate) const ALL: [Self; 4] = [
+    pub(crate) const ALL: [Self; 7] = [
         Self::Oversized,
         Self::Malformed,
         Self::UnknownKind,
         Self::BeforeAuth,
+        Self::OutOfOrder,
+        Self::UnknownTarget,
+        Self::Unexpected,
     ];
 
     /// The label value.
@@ -105,6 +114,9 @@ impl FrameRejection {
             Self::Malformed => "malformed",
             Self::UnknownKind => "unknown_kind",
             Self::BeforeAuth => "before_auth",
+            Self::OutOfOrder => "out_of_order",
+            Self::UnknownTarget => "unknown_target",
+            Self::Unexpected => "unexpected",
         }
     }
 }

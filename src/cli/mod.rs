@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 mod components;
+mod distributed;
 mod run;
 mod validate;
 

@@ -12,13 +12,16 @@ use tokio::sync::broadcast;
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     /// The graph file (FBP JSON or the Reflow export variant).
-    graph: PathBuf,
+    pub(crate) graph: PathBuf,
     /// Capacity of each process inbox, in messages; a full inbox makes senders wait.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     capacity: u32,
     /// After Ctrl-C, how long in-flight messages may drain before processes are aborted.
     #[arg(long, default_value_t = 5000, value_name = "MS")]
-    shutdown_deadline_ms: u64,
+    pub(crate) shutdown_deadline_ms: u64,
+
+    #[command(flatten)]
+    pub(crate) bridge: super::distributed::BridgeArgs,
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -34,6 +37,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         shutdown_deadline: Duration::from_millis(args.shutdown_deadline_ms),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    if args.bridge.is_distributed() {
+        return runtime.block_on(super::distributed::run(&args, &graph, config));
+    }
     runtime.block_on(run_graph(&args, &graph, config))
 }
 
@@ -63,7 +69,7 @@ async fn run_graph(
 }
 
 /// Reports failures on stderr as they happen.
-async fn log_events(mut events: broadcast::Receiver<NetworkEvent>) {
+pub(crate) async fn log_events(mut events: broadcast::Receiver<NetworkEvent>) {
     loop {
         match events.recv().await {
             Ok(NetworkEvent::ProcessFailed { process, error }) => {
@@ -78,7 +84,7 @@ async fn log_events(mut events: broadcast::Receiver<NetworkEvent>) {
     }
 }
 
-fn exit_code(report: &Report) -> ExitCode {
+pub(crate) fn exit_code(report: &Report) -> ExitCode {
     for name in &report.aborted {
         eprintln!(
             "error: process `{name}` was still running at the shutdown deadline and was aborted"

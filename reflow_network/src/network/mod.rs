@@ -135,26 +135,31 @@ impl Network {
     ) -> Result<Self, Error> {
         let mut net = Network::with_config(registry, config);
         net.resolver = resolver;
-        let resolved = graph::resolve(graph, &net.registry).map_err(Error::Invalid)?;
+        net.add_graph(graph)?;
+        Ok(net)
+    }
+
+    /// Adds every process, connection and IIP of a validated graph to this network; every
+    /// problem of the graph is reported at once as [`Error::Invalid`].
+    pub fn add_graph(&mut self, graph: &Graph) -> Result<(), Error> {
+        let resolved = graph::resolve(graph, &self.registry).map_err(Error::Invalid)?;
         for node in resolved {
             match node.kind {
-                ResolvedKind::Local { actor, ports } => net.push_node(&node.name, actor, ports)?,
+                ResolvedKind::Local { actor, ports } => self.push_node(&node.name, actor, ports)?,
                 ResolvedKind::Remote {
                     actor,
                     network,
                     config,
-                } => {
-                    net.add_remote(&node.name, &actor, &network, &config)?;
-                }
+                } => self.add_remote(&node.name, &actor, &network, &config)?,
             }
         }
         for conn in &graph.connections {
-            net.add_connection(conn.src.clone(), conn.tgt.clone())?;
+            self.add_connection(conn.src.clone(), conn.tgt.clone())?;
         }
         for iip in &graph.initials {
-            net.add_initial(iip.tgt.clone(), Message::from(&iip.data))?;
+            self.add_initial(iip.tgt.clone(), Message::from(&iip.data))?;
         }
-        Ok(net)
+        Ok(())
     }
 
     /// Adds a process running a fresh instance of `component`, configured by `config`. A

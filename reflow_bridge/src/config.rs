@@ -1,0 +1,52 @@
+//! `DistributedConfig`: who this instance is, where it listens, how it authenticates.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reflow_network::NetworkConfig;
+
+/// Settings of a [`DistributedNetwork`](crate::DistributedNetwork).
+#[derive(Debug, Clone)]
+pub struct DistributedConfig {
+    /// The network this instance belongs to; peers address its actors as `actor@network_id`.
+    pub network_id: String,
+    /// This instance's unique id; defaults to a fresh UUID when empty.
+    pub instance_id: String,
+    /// Where to serve HTTP and WebSocket links; `None` for an instance that only dials out.
+    pub bind: Option<SocketAddr>,
+    /// HTTP discovery endpoints (used by discovery; kept here so configs are complete).
+    pub discovery_endpoints: Vec<String>,
+    /// The shared secret proven by challenge-response; required to link with anyone.
+    pub auth_token: Option<String>,
+    /// Most links this instance accepts at once.
+    pub max_connections: usize,
+    /// How often links send heartbeats.
+    pub heartbeat_interval_ms: u64,
+    /// Largest WebSocket message accepted or sent, in bytes.
+    pub max_message_bytes: usize,
+    /// How long `shutdown` waits for links and the local network to drain.
+    pub shutdown_deadline: Duration,
+    /// How long resolving `actor@network` waits for the peer to announce the actor.
+    pub resolve_timeout: Duration,
+    /// Settings of the local network.
+    pub local: NetworkConfig,
+}
+
+impl DistributedConfig {
+    /// A configuration for `network_id` with defaults for everything else.
+    pub fn new(network_id: impl Into<String>) -> Self {
+        DistributedConfig {
+            network_id: network_id.into(),
+            instance_id: String::new(),
+            bind: None,
+            discovery_endpoints: Vec::new(),
+            auth_token: None,
+            max_connections: 256,
+            heartbeat_interval_ms: 1000,
+            max_message_bytes: 4 << 20,
+            shutdown_deadline: Duration::from_secs(5),
+            resolve_timeout: Duration::from_secs(10),
+            local: NetworkConfig::default(),
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! `DistributedNetwork`: a local network plus its bridge — exported actors that peers may
+//! use, links to other instances, and remote actors that act as local processes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use reflow_network::{
+    Component, Graph, Message, Network, NetworkEvent, Registry, Report, RunningNetwork,
+};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use crate::alias::AliasStrategy;
+use crate::config::DistributedConfig;
+use crate::error::BridgeError;
+use crate::hub::Hub;
+use crate::net::{self, Server};
+use crate::proxy::Resolver;
+use crate::session::{Identity, Token};
+use crate::status::Status;
+
+/// What a peer told us about itself when the link came up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer's network id.
+    pub network_id: String,
+    /// The peer's instance id.
+    pub instance_id: String,
+}
+
+/// A local network joined to other instances through a bridge.
+///
+/// Typical use: `new`, then `register_local_actor` / `export` for what peers may use,
+/// `connect_to_network` for the peers this instance dials, `register_remote_actor` or
+/// `add_graph` (with `actor@network` processes) for what it uses, then `start`.
+pub struct DistributedNetwork {
+    hub: Arc<Hub>,
+    network: Option<Network>,
+    running: Option<RunningNetwork>,
+    exports: Vec<(String, Value)>,
+    server: Option<Server>,
+}
+
+impl std::fmt::Debug for DistributedNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DistributedNetwork")
+            .field("network_id", &self.hub.me.network_id)
+            .field("instance_id", &self.hub.me.instance_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DistributedNetwork {
+    /// A distributed network whose local components come from `registry`.
+    pub fn new(mut config: DistributedConfig, registry: Registry) -> Result<Self, BridgeError> {
+        if config.network_id.is_empty() || config.network_id.contains('@') {
+            return Err(BridgeError::Config(
+                "`network_id` must be non-empty and without '@'".into(),
+            ));
+        }
+        if config.instance_id.is_empty() {
+            config.instance_id = uuid::Uuid::new_v4().to_string();
+        }
+        let me = Identity {
+            network_id: config.network_id.clone(),
+            instance_id: config.instance_id.clone(),
+            incarnation: uuid::Uuid::new_v4().to_string(),
+        };
+        let token = config
+            .auth_token
+            .as_ref()
+            .and_then(|t| Token::new(t.as_bytes()));
+        let mut network = Network::with_config(registry, config.local.clone());
+        let hub = Hub::new(me, token, config);
+        network.set_resolver(Arc::new(Resolver(hub.clone())));
+        Ok(DistributedNetwork {
+            hub,
+            network: Some(network),
+            running: None,
+            exports: Vec::new(),
+            server: None,
+        })
+    }
+
+    /// This instance's network id.
+    pub fn network_id(&self) -> &str {
+        &self.hub.me.network_id
+    }
+
+    /// This instance's instance id.
+    pub fn instance_id(&self) -> &str {
+        &self.hub.me.instance_id
+    }
+
+    /// The local network, to add processes and connections before [`start`](Self::start).
+    pub fn network_mut(&mut self) -> Result<&mut Network, BridgeError> {
+        self.network
+            .as_mut()
+            .ok_or(BridgeError::State("the network has already started"))
+    }
+
+    /// Adds `actor` as the local process `name` and exports it, with `metadata` (capability,
+    /// version, ...) announced to peers.
+    pub fn register_local_actor<A: Component>(
+        &mut self,
+        name: &str,
+        actor: A,
+        metadata: Value,
+    ) -> Result<(), BridgeError> {
+        let ports = A::info().ports;
+        self.network_mut()?.add_actor(name, actor, ports)?;
+        self.export(name, metadata)
+    }
+
+    /// Exports the existing local process `name` so that peers may use it as `name@network_id`.
+    pub fn export(&mut self, name: &str, metadata: Value) -> Result<(), BridgeError> {
+        let network = self.network_mut()?;
+        network.export(name)?;
+        self.hub.aliases.lock().reserve_local(name)?;
+        self.exports.push((name.to_string(), metadata));
+        Ok(())
+    }
+
+    /// Adds the processes and connections of `graph`. Its `actor@network` processes are
+    /// resolved through the links: this waits (up to `resolve_timeout`) for each peer to
+    /// announce the actor, then fails with `NetworkUnreachable` or `ActorNotFound`.
+    pub async fn add_graph(&mut self, graph: &Graph) -> Result<(), BridgeError> {
+        for node in &graph.processes {
+            if let Some((actor, network)) = node.remote() {
+                self.hub
+                    .wait_for_actor(actor, network, self.hub.config.resolve_timeout)
+                    .await?;
+            }
+        }
+        self.network_mut()?.add_graph(graph)?;
+        let mut aliases = self.hub.aliases.lock();
+        for node in &graph.processes {
+            let _ = aliases.reserve_local(&node.name);
+        }
+        Ok(())
+    }
+
+    /// Starts serving HTTP and links on the configured address (if any) and returns it.
+    pub async fn listen(&mut self) -> Result<Option<SocketAddr>, BridgeError> {
+        if let Some(server) = &self.server {
+            return Ok(Some(server.addr));
+        }
+        let Some(bind) = self.hub.config.bind else {
+            return Ok(None);
+        };
+        let server = net::serve(self.hub.clone(), bind).await?;
+        let addr = server.addr;
+        self.server = Some(server);
+        Ok(Some(addr))
+    }
+
+    /// The address links and HTTP are served on, once listening.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.server.as_ref().map(|s| s.addr)
+    }
+
+    /// Dials `addr` (`host:port` or `ws://host:port`), authenticates both ways and waits for
+    /// the link to be up.
+    pub async fn connect_to_network(&self, addr: &str) -> Result<PeerInfo, BridgeError> {
+        let peer = net::dial(self.hub.clone(), addr).await?;
+        Ok(PeerInfo {
+            network_id: peer.identity.network_id.clone(),
+            instance_id: peer.identity.instance_id.clone(),
+        })
+    }
+
+    /// Adds the remote `actor` of `network` as a local process, named after the actor or,
+    /// on a clash, `{network}_{actor}`. Returns the local name.
+    pub async fn register_remote_actor(
+        &mut self,
+        actor: &str,
+        network: &str,
+    ) -> Result<String, BridgeError> {
+        self.register_remote_actor_with_strategy(actor, network, AliasStrategy::AutoAlias)
+            .await
+    }
+
+    /// Adds the remote `actor` of `network` as a local process, resolving a name clash by
+    /// `strategy`. Returns the local name.
+    pub async fn register_remote_actor_with_strategy(
+        &mut self,
+        actor: &str,
+        network: &str,
+        strategy: AliasStrategy,
+    ) -> Result<String, BridgeError> {
+        self.hub
+            .wait_for_actor(actor, network, self.hub.config.resolve_timeout)
+            .await?;
+        let net = self
+            .network
+            .as_mut()
+            .ok_or(BridgeError::State("the network has already started"))?;
+        let mut aliases = self.hub.aliases.lock();
+        for name in net.processes() {
+            let _ = aliases.reserve_local(name);
+        }
+        let name = aliases.register(actor, network, &strategy)?;
+        drop(aliases);
+        if net.processes().any(|p| p == name) {
+            return Ok(name);
+        }
+        let added = net.add_node(&name, &format!("{actor}@{network}"), Value::Null);
+        if let Err(err) = added {
+            self.hub.aliases.lock().release(&name);
+            return Err(err.into());
+        }
+        Ok(name)
+    }
+
+    /// Subscribes to the local network's events.
+    pub fn events(&self) -> Option<broadcast::Receiver<NetworkEvent>> {
+        match (&self.network, &self.running) {
+            (Some(net), _) => Some(net.events()),
+            (None, Some(running)) => Some(running.events()),
+            _ => None,
+        }
+    }
+
+    /// Starts the local network, serves links (if bound) and announces the exports.
+    pub async fn start(&mut self) -> Result<(), BridgeError> {
+        self.listen().await?;
+        let mut network = self
+            .network
+            .take()
+            .ok_or(BridgeError::State("the network has already started"))?;
+        let mut taps = Vec::new();
+        for (name, metadata) in &self.exports {
+            taps.push((name.clone(), metadata.clone(), network.tap(name)?));
+        }
+        let ports: Vec<_> = taps
+            .iter()
+            .map(|(n, _, _)| network.ports(n).cloned().unwrap_or_default())
+            .collect();
+        let running = network.start()?;
+        for ((name, metadata, tap), ports) in taps.into_iter().zip(ports) {
+            if let Some(injector) = running.injector(&name) {
+                self.hub.add_export(&name, injector, ports, metadata, tap);
+            }
+        }
+        self.running = Some(running);
+        self.hub.announce().await;
+        Ok(())
+    }
+
+    /// Sends `msg` to `port` of the remote `actor` of `network`, outside any proxy: what the
+    /// actor emits in return is not delivered anywhere.
+    pub async fn send_to_remote_actor(
+        &self,
+        network: &str,
+        actor: &str,
+        port: &str,
+        msg: Message,
+    ) -> Result<(), BridgeError> {
+        self.hub.find_actor(actor, network)?;
+        self.hub.send_direct(network, actor, port, msg).await
+    }
+
+    /// What /status shows: identity, links, exports, remote actors and aliases.
+    pub fn bridge_status(&self) -> Status {
+        self.hub.status()
+    }
+
+    /// Waits until the local network completes.
+    pub async fn wait(&mut self) -> Report {
+        match self.running.as_mut() {
+            Some(running) => running.wait().await,
+            None => Report::default(),
+        }
+    }
+
+    /// Graceful shutdown: exports stop taking new work, the local network drains within the
+    /// deadline, every peer gets Close 1001, the server stops.
+    pub async fn shutdown(mut self) -> Report {
+        let deadline = self.hub.config.shutdown_deadline;
+        self.hub.clear_exports();
+        let report = match self.running.take() {
+            Some(running) => running.shutdown(deadline).await,
+            None => Report::default(),
+        };
+        self.hub.close_all(1001, "shutting down");
+        self.hub.wait_links_closed(deadline).await;
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        report
+    }
+}

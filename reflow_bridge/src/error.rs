@@ -1,0 +1,75 @@
+//! The bridge's errors, one enum that callers match on.
+
+/// What a bridge operation can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BridgeError {
+    /// The peer refused our token, or could not prove its own.
+    #[error("authentication failed: {0}")]
+    AuthenticationFailed(String),
+    /// This instance or the peer has no token configured.
+    #[error("missing token: {0}")]
+    MissingToken(String),
+    /// The peer speaks another protocol version.
+    #[error("protocol version mismatch: we speak {ours}, the peer speaks {theirs}")]
+    VersionMismatch {
+        /// Our version.
+        ours: u16,
+        /// The peer's version.
+        theirs: u16,
+    },
+    /// The peer already has a link with an instance of this id.
+    #[error("duplicate instance id `{0}`")]
+    DuplicateInstance(String),
+    /// The peer is at its connection limit.
+    #[error("the peer refused the connection: too many connections")]
+    TooManyConnections,
+    /// The peer refused for another reason.
+    #[error("refused by the peer: {0}")]
+    Refused(String),
+    /// The peer broke the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// No link to that network is up.
+    #[error("network `{network}` is unreachable: {reason}")]
+    NetworkUnreachable {
+        /// The network asked for.
+        network: String,
+        /// Why.
+        reason: String,
+    },
+    /// The network is reachable but does not export that actor.
+    #[error("network `{network}` exports no actor `{actor}`")]
+    ActorNotFound {
+        /// The actor asked for.
+        actor: String,
+        /// The network asked for.
+        network: String,
+    },
+    /// A name clash the chosen strategy refused.
+    #[error(transparent)]
+    Alias(#[from] crate::alias::AliasError),
+    /// The link closed while the operation was under way.
+    #[error("the link to `{0}` closed")]
+    LinkClosed(String),
+    /// Connecting, binding or another I/O step failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The WebSocket layer failed.
+    #[error("websocket: {0}")]
+    WebSocket(String),
+    /// The local network failed to build or start.
+    #[error(transparent)]
+    Network(#[from] reflow_network::Error),
+    /// A configuration value is not usable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The bridge was already started, or is not started yet.
+    #[error("{0}")]
+    State(&'static str),
+}

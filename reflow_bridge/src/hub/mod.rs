@@ -1,0 +1,168 @@
+//! The hub: the state every link and proxy shares — links by peer, exported actors, the
+//! remote sessions served here, the proxy sessions opened from here, aliases, metrics.
+//! Locks are never held across an `.await`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use reflow_network::{Injector, Message, Origin, Ports};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+
+use crate::alias::AliasRegistry;
+use crate::config::DistributedConfig;
+use crate::metrics::Metrics;
+use crate::net::{Exit, LinkHandle, LinkId};
+use crate::protocol::ExportedActor;
+use crate::session::{Identity, Token};
+
+mod exports;
+mod inbound;
+mod links;
+mod report;
+mod sessions;
+
+pub(crate) use sessions::ReplyEvent;
+
+/// The session of messages sent with `send_to_remote_actor`, outside any proxy: their
+/// replies have nowhere to go and are dropped.
+pub(crate) const DIRECT_ORIGIN: u32 = u32::MAX;
+
+/// A link and what we know about its peer.
+#[derive(Debug, Clone)]
+pub(crate) struct LinkEntry {
+    pub(crate) handle: LinkHandle,
+    pub(crate) address: String,
+    pub(crate) dialed_by_us: bool,
+    /// The actors the peer exports, from its latest `Exports` frame.
+    pub(crate) exports: Vec<ExportedActor>,
+}
+
+/// An actor of the local network that peers may use.
+#[derive(Debug, Clone)]
+pub(crate) struct Export {
+    pub(crate) injector: Injector,
+    pub(crate) ports: Ports,
+    pub(crate) metadata: Value,
+}
+
+/// A remote proxy session served by one of our exported actors.
+#[derive(Debug, Clone)]
+struct Served {
+    link: LinkHandle,
+    remote: u32,
+    actor: String,
+}
+
+/// A proxy session opened from here towards a remote actor.
+#[derive(Debug)]
+struct Session {
+    link: LinkId,
+    replies: mpsc::Sender<ReplyEvent>,
+}
+
+/// Shared state of one bridge.
+pub(crate) struct Hub {
+    pub(crate) me: Identity,
+    pub(crate) token: Option<Token>,
+    pub(crate) config: DistributedConfig,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) started: Instant,
+    pub(crate) aliases: Mutex<AliasRegistry>,
+    next_link: AtomicU64,
+    next_origin: AtomicU32,
+    links: Mutex<BTreeMap<LinkId, LinkEntry>>,
+    changed: watch::Sender<u64>,
+    exports: Mutex<BTreeMap<String, Export>>,
+    served: Mutex<HashMap<Origin, Served>>,
+    served_by_remote: Mutex<HashMap<(LinkId, u32), Origin>>,
+    sessions: Mutex<HashMap<Origin, Session>>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    pub(crate) fn new(me: Identity, token: Option<Token>, config: DistributedConfig) -> Arc<Self> {
+        Arc::new(Hub {
+            me,
+            token,
+            config,
+            metrics: Arc::default(),
+            started: Instant::now(),
+            aliases: Mutex::default(),
+            next_link: AtomicU64::new(1),
+            next_origin: AtomicU32::new(1),
+            links: Mutex::default(),
+            changed: watch::channel(0).0,
+            exports: Mutex::default(),
+            served: Mutex::default(),
+            served_by_remote: Mutex::default(),
+            sessions: Mutex::default(),
+        })
+    }
+
+    pub(crate) fn next_link_id(&self) -> LinkId {
+        self.next_link.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn next_origin(&self) -> Origin {
+        self.next_origin.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn max_message_bytes(&self) -> usize {
+        self.config.max_message_bytes
+    }
+
+    /// Microseconds since the hub started: heartbeat ids, so an ack gives the round trip.
+    pub(crate) fn now_us(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// Wakes whoever waits for links or exports to change.
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// A receiver that sees every change of links or peer exports.
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    pub(crate) fn link_closed(&self, link: &LinkHandle, exit: Exit) {
+        tracing::info!(peer = %link.peer.identity.instance_id, network = %link.peer.identity.network_id, "link down: {}", exit.describe());
+        self.links.lock().remove(&link.id);
+        self.metrics.links_closed.inc();
+        self.drop_sessions_of(link.id);
+        self.end_served_of(link.id);
+        self.bump();
+    }
+
+    /// Sends the message to a remote actor with no proxy session (replies are dropped).
+    pub(crate) async fn send_direct(
+        &self,
+        network: &str,
+        actor: &str,
+        port: &str,
+        msg: Message,
+    ) -> Result<(), crate::BridgeError> {
+        let link = self.link_to(network)?;
+        let frame = crate::protocol::Frame::Data {
+            seq: 0,
+            actor: actor.to_string(),
+            port: port.to_string(),
+            origin: DIRECT_ORIGIN,
+            payload: msg,
+            trace: None,
+        };
+        link.send(frame).await
+    }
+}

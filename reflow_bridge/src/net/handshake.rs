@@ -1,0 +1,217 @@
+//! Runs the handshake state machines over a socket: one frame per WebSocket message, a
+//! deadline for the whole exchange, the refusal sent before closing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+
+use super::connection::LinkHandle;
+use super::wire::{Wire, WireSink, WireStream};
+use crate::error::BridgeError;
+use crate::hub::Hub;
+use crate::metrics::HandshakeFailure;
+use crate::protocol::{self, Frame, RefuseReason};
+use crate::session::{
+    fresh_nonce, ClientHandshake, HandshakeError, Limits, Peer, ServerHandshake, Step,
+};
+
+/// How long a peer has to complete the handshake.
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+
+fn limits(hub: &Hub) -> Limits {
+    Limits {
+        max_message: u32::try_from(hub.max_message_bytes()).unwrap_or(u32::MAX),
+    }
+}
+
+/// The dialling side.
+pub(super) async fn client(
+    hub: &Hub,
+    sink: &mut WireSink,
+    stream: &mut WireStream,
+) -> Result<Peer, BridgeError> {
+    let (mut fsm, hello) = ClientHandshake::new(
+        hub.me.clone(),
+        limits(hub),
+        hub.token.clone(),
+        fresh_nonce(),
+    );
+    let exchange = async {
+        send(sink, hello).await?;
+        loop {
+            let frame = recv(stream, hub.max_message_bytes()).await?;
+            match fsm.on_frame(frame) {
+                Ok(Step::Send(frame)) => send(sink, frame).await?,
+                Ok(Step::Done { send: reply, peer }) => {
+                    if let Some(frame) = reply {
+                        send(sink, frame).await?;
+                    }
+                    return Ok(peer);
+                }
+                Err(err) => return Err(fail(hub, sink, err).await),
+            }
+        }
+    };
+    match tokio::time::timeout(HANDSHAKE_DEADLINE, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(BridgeError::Protocol(
+            "the handshake did not complete in time".into(),
+        )),
+    }
+}
+
+/// The accepting side.
+pub(super) async fn server(
+    hub: &Hub,
+    sink: &mut WireSink,
+    stream: &mut WireStream,
+) -> Result<Peer, BridgeError> {
+    let mut fsm = ServerHandshake::new(
+        hub.me.clone(),
+        limits(hub),
+        hub.token.clone(),
+        fresh_nonce(),
+    );
+    let exchange = async {
+        loop {
+            let frame = recv(stream, hub.max_message_bytes()).await?;
+            match fsm.on_frame(frame, |peer| admit(hub, &peer.instance_id)) {
+                Ok(Step::Send(frame)) => send(sink, frame).await?,
+                Ok(Step::Done { send: reply, peer }) => {
+                    if let Some(frame) = reply {
+                        send(sink, frame).await?;
+                    }
+                    return Ok(peer);
+                }
+                Err(err) => return Err(fail(hub, sink, err).await),
+            }
+        }
+    };
+    match tokio::time::timeout(HANDSHAKE_DEADLINE, exchange).await {
+        Ok(result) => result,
+        Err(_) => {
+            let _ = sink
+                .send(Wire::Close(1008, "handshake timeout".into()))
+                .await;
+            Err(BridgeError::Protocol(
+                "the handshake did not complete in time".into(),
+            ))
+        }
+    }
+}
+
+fn admit(hub: &Hub, instance_id: &str) -> Result<(), RefuseReason> {
+    if instance_id == hub.me.instance_id || hub.has_instance(instance_id) {
+        return Err(RefuseReason::DuplicateInstance);
+    }
+    if hub.link_count() >= hub.config.max_connections {
+        return Err(RefuseReason::TooManyConnections);
+    }
+    Ok(())
+}
+
+/// Sends the refusal (if any) and the close, counts the failure, and maps the error.
+async fn fail(hub: &Hub, sink: &mut WireSink, err: HandshakeError) -> BridgeError {
+    if let Some(refusal) = err.refusal() {
+        let _ = send(sink, refusal).await;
+    }
+    let _ = sink
+        .send(Wire::Close(err.close_code(), err.to_string()))
+        .await;
+    hub.metrics.handshake_failed(failure(err.reason()));
+    tracing::warn!("handshake failed: {err}");
+    into_bridge_error(err)
+}
+
+fn failure(reason: RefuseReason) -> HandshakeFailure {
+    match reason {
+        RefuseReason::VersionMismatch => HandshakeFailure::VersionMismatch,
+        RefuseReason::AuthenticationFailed => HandshakeFailure::AuthFailed,
+        RefuseReason::MissingToken => HandshakeFailure::MissingToken,
+        RefuseReason::DuplicateInstance => HandshakeFailure::DuplicateInstance,
+        RefuseReason::TooManyConnections => HandshakeFailure::TooManyConnections,
+        RefuseReason::Protocol => HandshakeFailure::Protocol,
+    }
+}
+
+fn into_bridge_error(err: HandshakeError) -> BridgeError {
+    let reason = err.reason();
+    let text = err.to_string();
+    match reason {
+        RefuseReason::VersionMismatch => BridgeError::Protocol(text),
+        RefuseReason::AuthenticationFailed => BridgeError::AuthenticationFailed(text),
+        RefuseReason::MissingToken => BridgeError::MissingToken(text),
+        RefuseReason::DuplicateInstance => BridgeError::DuplicateInstance(text),
+        RefuseReason::TooManyConnections => BridgeError::TooManyConnections,
+        RefuseReason::Protocol => BridgeError::Protocol(text),
+    }
+}
+
+async fn send(sink: &mut WireSink, frame: Frame) -> Result<(), BridgeError> {
+    let bytes = protocol::encode(&[frame]).map_err(|e| BridgeError::Protocol(e.to_string()))?;
+    sink.send(Wire::Binary(bytes))
+        .await
+        .map_err(BridgeError::WebSocket)
+}
+
+async fn recv(stream: &mut WireStream, max: usize) -> Result<Frame, BridgeError> {
+    loop {
+        let bytes = match stream.next().await {
+            Some(Ok(Wire::Binary(bytes))) => bytes,
+            Some(Ok(Wire::Other)) => continue,
+            Some(Ok(Wire::Close(code, reason))) => {
+                return Err(BridgeError::Refused(format!(
+                    "the peer closed ({code}): {reason}"
+                )))
+            }
+            Some(Err(err)) => return Err(BridgeError::WebSocket(err)),
+            None => {
+                return Err(BridgeError::Refused(
+                    "the peer closed the connection".into(),
+                ))
+            }
+        };
+        if bytes.len() > max {
+            return Err(BridgeError::Protocol(format!(
+                "handshake message of {} bytes",
+                bytes.len()
+            )));
+        }
+        let mut frames =
+            protocol::decode(&bytes).map_err(|e| BridgeError::Protocol(e.to_string()))?;
+        if frames.len() != 1 {
+            return Err(BridgeError::Protocol(
+                "a handshake message carries exactly one frame".into(),
+            ));
+        }
+        if let Some(frame) = frames.pop() {
+            return Ok(frame);
+        }
+    }
+}
+
+/// Once a link is up: announce our exports and start its heartbeats.
+pub(super) async fn after_link_up(hub: &Arc<Hub>, link: &LinkHandle) {
+    let exports = Frame::Exports {
+        actors: hub.export_list(),
+    };
+    let _ = link.send(exports).await;
+    let interval = Duration::from_millis(hub.config.heartbeat_interval_ms.max(1));
+    let (hub, link) = (hub.clone(), link.clone());
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if link.is_closed()
+                || link
+                    .send(Frame::Heartbeat { id: hub.now_us() })
+                    .await
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+}

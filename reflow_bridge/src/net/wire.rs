@@ -1,0 +1,86 @@
+//! One view of a WebSocket for the rest of the bridge, whichever library carries it:
+//! binary messages in and out, and a close with its code. Tests can drive it with channels.
+
+use std::pin::Pin;
+
+use futures::{Sink, SinkExt, Stream, StreamExt};
+
+/// A WebSocket message as the bridge sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// A binary message: one envelope of frames.
+    Binary(Vec<u8>),
+    /// A close, with its code and reason.
+    Close(u16, String),
+    /// Anything else (text, ping, pong): ignored, but seen by the reader.
+    Other,
+}
+
+/// Sending half of a link's socket.
+pub(crate) type WireSink = Pin<Box<dyn Sink<Wire, Error = String> + Send>>;
+/// Receiving half of a link's socket.
+pub(crate) type WireStream = Pin<Box<dyn Stream<Item = Result<Wire, String>> + Send>>;
+
+/// The client side: a tokio-tungstenite stream.
+pub(crate) fn from_tungstenite<S>(
+    socket: tokio_tungstenite::WebSocketStream<S>,
+) -> (WireSink, WireStream)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::Message;
+    let (sink, stream) = socket.split();
+    let sink = sink.sink_map_err(|e| e.to_string()).with(|wire: Wire| {
+        futures::future::ready(Ok::<_, String>(match wire {
+            Wire::Binary(bytes) => Message::Binary(bytes.into()),
+            Wire::Close(code, reason) => Message::Close(Some(CloseFrame {
+                code: CloseCode::from(code),
+                reason: reason.into(),
+            })),
+            Wire::Other => Message::Pong(Vec::new().into()),
+        }))
+    });
+    let stream = stream.map(|item| {
+        item.map(|msg| match msg {
+            Message::Binary(bytes) => Wire::Binary(bytes.into()),
+            Message::Close(frame) => {
+                close_of(frame.map(|f| (u16::from(f.code), f.reason.to_string())))
+            }
+            _ => Wire::Other,
+        })
+        .map_err(|e| e.to_string())
+    });
+    (Box::pin(sink), Box::pin(stream))
+}
+
+/// The server side: an axum WebSocket.
+pub(crate) fn from_axum(socket: axum::extract::ws::WebSocket) -> (WireSink, WireStream) {
+    use axum::extract::ws::{CloseFrame, Message};
+    let (sink, stream) = socket.split();
+    let sink = sink.sink_map_err(|e| e.to_string()).with(|wire: Wire| {
+        futures::future::ready(Ok::<_, String>(match wire {
+            Wire::Binary(bytes) => Message::Binary(bytes.into()),
+            Wire::Close(code, reason) => Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            })),
+            Wire::Other => Message::Pong(Vec::new().into()),
+        }))
+    });
+    let stream = stream.map(|item| {
+        item.map(|msg| match msg {
+            Message::Binary(bytes) => Wire::Binary(bytes.into()),
+            Message::Close(frame) => close_of(frame.map(|f| (f.code, f.reason.to_string()))),
+            _ => Wire::Other,
+        })
+        .map_err(|e| e.to_string())
+    });
+    (Box::pin(sink), Box::pin(stream))
+}
+
+fn close_of(frame: Option<(u16, String)>) -> Wire {
+    let (code, reason) = frame.unwrap_or((1005, String::new()));
+    Wire::Close(code, reason)
+}

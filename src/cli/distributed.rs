@@ -1,0 +1,151 @@
+//! `reflow run` with a bridge: serve exported nodes, link to peers, use `actor@network`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use reflow_bridge::{BridgeError, DistributedConfig, DistributedNetwork};
+use reflow_network::{Graph, NetworkConfig};
+
+use super::run::{exit_code, log_events, RunArgs};
+
+/// How long `--connect` keeps retrying a peer that is not up yet.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(15);
+
+/// Bridge flags of `reflow run`.
+#[derive(Debug, Args)]
+pub(crate) struct BridgeArgs {
+    /// Serve links, /health, /status and /metrics on this address (e.g. 127.0.0.1:7400);
+    /// the instance then runs until Ctrl-C. Without it the instance only dials out and
+    /// exits when its graph completes.
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<SocketAddr>,
+    /// The network this instance belongs to; peers use its exported nodes as `NODE@ID`.
+    #[arg(long, value_name = "ID")]
+    network_id: Option<String>,
+    /// This instance's unique id (default: a fresh UUID).
+    #[arg(long, value_name = "ID")]
+    instance_id: Option<String>,
+    /// Link to the instance at HOST:PORT (repeatable); retried for 15 s while it starts.
+    #[arg(long = "connect", value_name = "HOST:PORT")]
+    connect: Vec<String>,
+    /// Read the shared link token from this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with = "token_file")]
+    token_env: Option<String>,
+    /// Read the shared link token from this file (trailing newline ignored).
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+    /// Make this graph node usable by peers (repeatable).
+    #[arg(long = "export", value_name = "NODE")]
+    export: Vec<String>,
+}
+
+impl BridgeArgs {
+    pub(crate) fn is_distributed(&self) -> bool {
+        self.bind.is_some()
+            || self.network_id.is_some()
+            || !self.connect.is_empty()
+            || !self.export.is_empty()
+    }
+
+    fn token(&self) -> anyhow::Result<String> {
+        let token = match (&self.token_env, &self.token_file) {
+            (Some(var), _) => std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?,
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the token file {}", path.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+            (None, None) => bail!("links are authenticated: give the shared token with --token-env VAR or --token-file PATH"),
+        };
+        if token.is_empty() {
+            bail!("the token is empty");
+        }
+        Ok(token)
+    }
+
+    fn config(&self, local: NetworkConfig) -> anyhow::Result<DistributedConfig> {
+        let Some(network_id) = self.network_id.clone() else {
+            bail!("--network-id is required with --bind, --connect or --export");
+        };
+        let mut config = DistributedConfig::new(network_id);
+        config.instance_id = self.instance_id.clone().unwrap_or_default();
+        config.bind = self.bind;
+        config.auth_token = Some(self.token()?);
+        config.shutdown_deadline = local.shutdown_deadline;
+        config.local = local;
+        Ok(config)
+    }
+}
+
+pub(crate) async fn run(
+    args: &RunArgs,
+    graph: &Graph,
+    local: NetworkConfig,
+) -> anyhow::Result<ExitCode> {
+    let bridge = &args.bridge;
+    let config = bridge.config(local)?;
+    let mut dn = DistributedNetwork::new(config, reflow_actors::registry())?;
+    if let Some(addr) = dn.listen().await? {
+        eprintln!(
+            "reflow: network `{}` (instance {}) listening on {addr}",
+            dn.network_id(),
+            dn.instance_id()
+        );
+    }
+    for peer in &bridge.connect {
+        let info = connect_patiently(&dn, peer).await?;
+        eprintln!(
+            "reflow: linked to network `{}` (instance {}) at {peer}",
+            info.network_id, info.instance_id
+        );
+    }
+    if let Err(err) = dn.add_graph(graph).await {
+        eprintln!("{}: {err}", args.graph.display());
+        return Ok(ExitCode::from(2));
+    }
+    for node in &bridge.export {
+        dn.export(node, serde_json::Value::Null)
+            .with_context(|| format!("cannot export `{node}`"))?;
+    }
+    if let Some(events) = dn.events() {
+        tokio::spawn(log_events(events));
+    }
+    dn.start().await?;
+    let serving = bridge.bind.is_some();
+    tokio::select! {
+        report = dn.wait(), if !serving => {
+            let code = exit_code(&report);
+            dn.shutdown().await;
+            return Ok(code);
+        }
+        _ = tokio::signal::ctrl_c() => eprintln!("interrupted: shutting down"),
+    }
+    let report = dn.shutdown().await;
+    Ok(exit_code(&report))
+}
+
+/// Dials `peer`, retrying while it is not reachable yet; an authentication or protocol
+/// refusal is final.
+async fn connect_patiently(
+    dn: &DistributedNetwork,
+    peer: &str,
+) -> anyhow::Result<reflow_bridge::PeerInfo> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match dn.connect_to_network(peer).await {
+            Ok(info) => return Ok(info),
+            Err(err @ (BridgeError::Io { .. } | BridgeError::WebSocket(_)))
+                if started.elapsed() < CONNECT_PATIENCE =>
+            {
+                tracing::debug!("{peer} not reachable yet: {err}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            Err(err) => return Err(err).with_context(|| format!("cannot link to {peer}")),
+        }
+    }
+}

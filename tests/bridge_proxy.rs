@@ -1,0 +1,191 @@
+//! Two instances in one process over real sockets on 127.0.0.1: a remote actor used from a
+//! graph behaves like a local one, both directions, in order, and completes.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::Record;
+use reflow::actors::Forward;
+use reflow_bridge::{AliasStrategy, BridgeError, DistributedConfig, DistributedNetwork};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "s3cret-shared-token";
+
+fn config(network: &str, bind: bool, token: Option<&str>) -> DistributedConfig {
+    let mut config = DistributedConfig::new(network);
+    config.bind = bind.then(|| "127.0.0.1:0".parse().unwrap());
+    config.auth_token = token.map(String::from);
+    // Peers announce their exports as soon as the link is up; an absent actor is reported
+    // after this wait.
+    config.resolve_timeout = std::time::Duration::from_millis(300);
+    config
+}
+
+/// A server exporting `echo` (a Forward), started and listening.
+async fn server() -> (DistributedNetwork, String) {
+    let mut dn = DistributedNetwork::new(
+        config("validation", true, Some(TOKEN)),
+        reflow::actors::registry(),
+    )
+    .unwrap();
+    dn.register_local_actor("echo", Forward, json!({"version": 1}))
+        .unwrap();
+    dn.start().await.unwrap();
+    let addr = dn.local_addr().unwrap().to_string();
+    (dn, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_actor_in_a_graph_carries_100k_messages_in_order_and_completes() {
+    let (server, addr) = server().await;
+    let mut client = DistributedNetwork::new(
+        config("producer", false, Some(TOKEN)),
+        reflow::actors::registry(),
+    )
+    .unwrap();
+    let peer = client.connect_to_network(&addr).await.unwrap();
+    assert_eq!(peer.network_id, "validation");
+
+    let graph = reflow::Graph::from_json_str(
+        r#"{
+        "processes": {
+            "numbers": {"component": "Range", "metadata": {"end": 100000}},
+            "remote": {"component": "echo@validation"}
+        },
+        "connections": [
+            {"src": {"process": "numbers", "port": "out"}, "tgt": {"process": "remote", "port": "in"}}
+        ]
+    }"#,
+    )
+    .unwrap();
+    client.add_graph(&graph).await.unwrap();
+    let sink = Record::default();
+    let net = client.network_mut().unwrap();
+    net.add_actor("sink", sink.clone(), Record::ports())
+        .unwrap();
+    net.add_connection(("remote", "out"), ("sink", "in"))
+        .unwrap();
+    client.start().await.unwrap();
+
+    let report = client.wait().await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(sink.integers(), (0..100_000).collect::<Vec<_>>());
+    assert!(
+        *sink.ended.lock(),
+        "end of stream came back through the proxy"
+    );
+
+    let status = server.bridge_status();
+    assert_eq!(status.exported[0].name, "echo");
+    assert_eq!(status.links.len(), 1);
+    assert_eq!(status.links[0].peer_network, "producer");
+    assert!(status.links[0].messages_in >= 100_000);
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_and_missing_tokens_are_refused_with_a_typed_error() {
+    let (server, addr) = server().await;
+    let wrong = DistributedNetwork::new(
+        config("intruder", false, Some("guess")),
+        reflow::actors::registry(),
+    )
+    .unwrap();
+    let err = wrong.connect_to_network(&addr).await.unwrap_err();
+    assert!(matches!(err, BridgeError::AuthenticationFailed(_)), "{err}");
+    let missing =
+        DistributedNetwork::new(config("intruder", false, None), reflow::actors::registry())
+            .unwrap();
+    let err = missing.connect_to_network(&addr).await.unwrap_err();
+    assert!(matches!(err, BridgeError::MissingToken(_)), "{err}");
+    assert!(server.bridge_status().links.is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn name_clashes_follow_the_chosen_strategy() {
+    let (server, addr) = server().await;
+    let mut client = DistributedNetwork::new(
+        config("producer", false, Some(TOKEN)),
+        reflow::actors::registry(),
+    )
+    .unwrap();
+    client.connect_to_network(&addr).await.unwrap();
+    client
+        .network_mut()
+        .unwrap()
+        .add_node("echo", "Forward", Value::Null)
+        .unwrap();
+
+    let auto = client
+        .register_remote_actor("echo", "validation")
+        .await
+        .unwrap();
+    assert_eq!(auto, "validation_echo");
+    let again = client
+        .register_remote_actor("echo", "validation")
+        .await
+        .unwrap();
+    assert_eq!(again, "validation_echo", "registering twice is idempotent");
+    let err = client
+        .register_remote_actor_with_strategy(
+            "echo",
+            "validation",
+            AliasStrategy::ManualAlias("checker".into()),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already registered"), "{err}");
+
+    let status = client.bridge_status();
+    let remote = &status
+        .remote_actors
+        .iter()
+        .find(|r| r.actor == "echo")
+        .unwrap();
+    assert_eq!(
+        (remote.local_name.as_str(), remote.aliased),
+        ("validation_echo", true)
+    );
+
+    let err = client
+        .register_remote_actor("nope", "validation")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BridgeError::ActorNotFound { .. }), "{err}");
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn fail_strategy_refuses_a_clash_and_manual_alias_names_it() {
+    let (server, addr) = server().await;
+    let mut client = DistributedNetwork::new(
+        config("producer", false, Some(TOKEN)),
+        reflow::actors::registry(),
+    )
+    .unwrap();
+    client.connect_to_network(&addr).await.unwrap();
+    client
+        .network_mut()
+        .unwrap()
+        .add_node("echo", "Forward", Value::Null)
+        .unwrap();
+    let err = client
+        .register_remote_actor_with_strategy("echo", "validation", AliasStrategy::Fail)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BridgeError::Alias(_)), "{err}");
+    let manual = client
+        .register_remote_actor_with_strategy(
+            "echo",
+            "validation",
+            AliasStrategy::ManualAlias("checker".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(manual, "checker");
+    client.shutdown().await;
+    server.shutdown().await;
+}
