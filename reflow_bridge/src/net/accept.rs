@@ -80,14 +80,18 @@ async fn accept(hub: Arc<Hub>, socket: axum::extract::ws::WebSocket, from: Socke
             return;
         }
     };
-    let link = super::connection::spawn(sink, stream, peer, hub.clone(), hub.config.local.capacity);
-    let entry = LinkEntry {
-        handle: link.clone(),
-        address: from.to_string(),
-        dialed_by_us: false,
-        exports: Vec::new(),
+    let register = |link: &crate::net::LinkHandle| {
+        hub.add_link(LinkEntry {
+            handle: link.clone(),
+            address: from.to_string(),
+            dialed_by_us: false,
+            exports: Vec::new(),
+        })
     };
-    if hub.add_link(entry) {
+    let capacity = hub.config.local.capacity;
+    if let Some(link) =
+        super::connection::spawn(sink, stream, peer, hub.clone(), capacity, register)
+    {
         after_link_up(&hub, &link).await;
     }
 }

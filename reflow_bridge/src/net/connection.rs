@@ -92,14 +92,17 @@ impl Exit {
     }
 }
 
-/// Starts the task of an authenticated link.
+/// Starts the task of an authenticated link, once `register` has recorded it (so that no
+/// frame is read before the hub knows the link). When `register` refuses the link (a
+/// duplicate), it is closed with 1000 instead.
 pub(crate) fn spawn(
-    sink: WireSink,
+    mut sink: WireSink,
     stream: WireStream,
     peer: Peer,
     hub: Arc<Hub>,
     outbox_capacity: usize,
-) -> LinkHandle {
+    register: impl FnOnce(&LinkHandle) -> bool,
+) -> Option<LinkHandle> {
     let (tx, rx) = mpsc::channel(outbox_capacity);
     let (close_tx, close_rx) = watch::channel(None);
     let handle = LinkHandle {
@@ -109,12 +112,18 @@ pub(crate) fn spawn(
         outbox: tx,
         close: Arc::new(close_tx),
     };
+    if !register(&handle) {
+        tokio::spawn(async move {
+            let _ = sink.send(Wire::Close(1000, "duplicate link".into())).await;
+        });
+        return None;
+    }
     let link = handle.clone();
     tokio::spawn(async move {
         let exit = run(sink, stream, rx, close_rx, &link, &hub).await;
         hub.link_closed(&link, exit);
     });
-    handle
+    Some(handle)
 }
 
 async fn run(

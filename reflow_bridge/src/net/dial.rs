@@ -8,6 +8,7 @@ use super::handshake::client;
 use super::wire::from_tungstenite;
 use crate::error::BridgeError;
 use crate::hub::{Hub, LinkEntry};
+use crate::net::LinkHandle;
 use crate::session::Peer;
 
 /// Connects to `addr` (`host:port`, `ws://host:port` or a full `ws://` URL), authenticates
@@ -36,15 +37,23 @@ pub(crate) async fn dial(hub: Arc<Hub>, addr: &str) -> Result<Arc<Peer>, BridgeE
             .map_err(|e| BridgeError::WebSocket(format!("upgrade to {url} failed: {e}")))?;
     let (mut sink, mut stream) = from_tungstenite(socket);
     let peer = client(&hub, &mut sink, &mut stream).await?;
-    let link = super::connection::spawn(sink, stream, peer, hub.clone(), hub.config.local.capacity);
-    let peer = link.peer.clone();
-    let entry = LinkEntry {
-        handle: link.clone(),
-        address: host,
-        dialed_by_us: true,
-        exports: Vec::new(),
+    let address = host.clone();
+    let register = |link: &LinkHandle| {
+        hub.add_link(LinkEntry {
+            handle: link.clone(),
+            address,
+            dialed_by_us: true,
+            exports: Vec::new(),
+        })
     };
-    hub.add_link(entry);
+    let capacity = hub.config.local.capacity;
+    let Some(link) = super::connection::spawn(sink, stream, peer, hub.clone(), capacity, register)
+    else {
+        return Err(BridgeError::DuplicateInstance(format!(
+            "a link to the instance at {host} already exists"
+        )));
+    };
+    let peer = link.peer.clone();
     super::handshake::after_link_up(&hub, &link).await;
     Ok(peer)
 }
