@@ -89,6 +89,7 @@ pub(crate) fn encode(frames: &[Frame]) -> Result<Vec<u8>, EncodeError> {
     Ok(buf)
 }
 
+/// Appends the envelope of `frames` to `buf`.
 fn write_envelope(frames: &[Frame], buf: &mut Vec<u8>) -> Result<(), EncodeError> {
     // The envelope is exactly postcard's `(u16, Vec<Frame>)`; writing the frames one by one
     // lets an error name the frame that caused it.
@@ -101,6 +102,7 @@ fn write_envelope(frames: &[Frame], buf: &mut Vec<u8>) -> Result<(), EncodeError
     Ok(())
 }
 
+/// Names the frame that failed, and recognises the depth limit.
 fn serialize_error(frame: usize, error: postcard::Error) -> EncodeError {
     match error {
         // The only custom error our types raise is the payload depth limit.

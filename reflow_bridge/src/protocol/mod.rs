@@ -24,6 +24,8 @@ pub(crate) mod close {
     pub(crate) const GOING_AWAY: u16 = 1001;
     /// Protocol error: unsupported version, unknown frame kind, frame out of order.
     pub(crate) const PROTOCOL_ERROR: u16 = 1002;
+    /// Unsupported data: a text message, which the protocol never uses.
+    pub(crate) const UNSUPPORTED_DATA: u16 = 1003;
     /// Malformed payload: a message that does not decode.
     pub(crate) const INVALID_PAYLOAD: u16 = 1007;
     /// Policy violation: authentication failed, missing token, duplicate instance, too many

@@ -16,8 +16,9 @@ use serde::{Deserializer, Serialize, Serializer};
 /// payloads fail to encode, and fail to decode as malformed.
 pub(crate) const MAX_DEPTH: usize = 128;
 
-/// The enum name and variant names of `Message` (postcard encodes only the indices).
+/// The enum name of `Message` (postcard encodes only variant indices; serde wants names).
 const NAME: &str = "Message";
+/// The variant names of `Message`, in declaration order.
 const VARIANTS: &[&str] = &[
     "Flow", "Boolean", "Integer", "Float", "String", "Array", "Object", "Bytes", "Error",
 ];

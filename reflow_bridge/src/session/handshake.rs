@@ -34,10 +34,14 @@ pub(crate) struct ClientHandshake {
     state: ClientState,
 }
 
+/// Where a client handshake stands.
 #[derive(Debug)]
 enum ClientState {
+    /// `Hello` sent.
     AwaitChallenge,
+    /// `Response` sent to this server.
     AwaitWelcome(Peer),
+    /// Done or failed: no frame is accepted any more.
     Finished,
 }
 
@@ -94,6 +98,7 @@ impl ClientHandshake {
         }
     }
 
+    /// Checks the server and its proof, and answers with our own.
     fn on_challenge(
         &mut self,
         version: u16,
@@ -125,6 +130,7 @@ impl ClientHandshake {
         Ok(Step::Send(response))
     }
 
+    /// Accepts the `Welcome` of a server whose proof we verified.
     fn on_welcome(&self, server: Peer) -> Result<Step, HandshakeError> {
         if self.token.is_none() {
             // A conforming server never welcomes a client without a proof.
@@ -152,10 +158,19 @@ pub(crate) struct ServerHandshake {
     state: ServerState,
 }
 
+/// Where a server handshake stands.
 #[derive(Debug)]
 enum ServerState {
+    /// Nothing received yet.
     AwaitHello,
-    AwaitResponse { client: Peer, client_nonce: Nonce },
+    /// `Challenge` sent to this client.
+    AwaitResponse {
+        /// The client as its `Hello` claimed, not yet authenticated.
+        client: Peer,
+        /// The nonce from its `Hello`.
+        client_nonce: Nonce,
+    },
+    /// Done or failed: no frame is accepted any more.
     Finished,
 }
 
@@ -210,6 +225,7 @@ impl ServerHandshake {
         }
     }
 
+    /// Checks the client and answers with our nonce and proof.
     fn on_hello(
         &mut self,
         version: u16,
@@ -242,6 +258,7 @@ impl ServerHandshake {
         Ok(Step::Send(challenge))
     }
 
+    /// Verifies the client's proof, then asks the admission policy.
     fn on_response(
         &self,
         client: Peer,
@@ -273,6 +290,7 @@ impl ServerHandshake {
     }
 }
 
+/// A peer from the fields of `Hello` or `Challenge`.
 fn peer(network_id: String, instance_id: String, incarnation: String, max_message: u32) -> Peer {
     Peer {
         identity: Identity {
@@ -303,10 +321,12 @@ fn check_peer(version: u16, peer: &Peer, me: &Identity) -> Result<(), HandshakeE
     Ok(())
 }
 
+/// The error for a frame the current state does not accept.
 fn unexpected(frame: &Frame) -> HandshakeError {
     HandshakeError::Protocol(format!("unexpected {} during handshake", frame.kind()))
 }
 
+/// The error for a frame fed after the handshake ended.
 fn after_finish(frame: &Frame) -> HandshakeError {
     HandshakeError::Protocol(format!(
         "unexpected {} fed to a finished handshake",

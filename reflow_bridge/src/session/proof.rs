@@ -56,6 +56,7 @@ impl Token {
         self.keyed(by, transcript).verify_slice(proof).is_ok()
     }
 
+    /// The keyed MAC with the label and transcript fed, ready to finish or verify.
     fn keyed(&self, by: Prover, transcript: &Transcript<'_>) -> HmacSha256 {
         let mut mac = self.mac.clone();
         mac.update(by.label());
@@ -94,6 +95,7 @@ pub(super) enum Prover {
 }
 
 impl Prover {
+    /// The label that opens this side's proofs.
     fn label(self) -> &'static [u8] {
         match self {
             Prover::Server => SERVER_LABEL,
