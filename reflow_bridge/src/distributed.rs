@@ -61,11 +61,8 @@ impl DistributedNetwork {
         if config.instance_id.is_empty() {
             config.instance_id = uuid::Uuid::new_v4().to_string();
         }
-        let me = Identity {
-            network_id: config.network_id.clone(),
-            instance_id: config.instance_id.clone(),
-            incarnation: uuid::Uuid::new_v4().to_string(),
-        };
+        let incarnation = uuid::Uuid::new_v4().to_string();
+        let me = Identity::new(&config.network_id, &config.instance_id, incarnation);
         let token = config
             .auth_token
             .as_ref()

@@ -4,9 +4,6 @@
 //! Counters only ever grow and use relaxed atomics: each is an independent tally, read for
 //! reporting, never used to order anything else.
 
-// Links and sessions record into this in a later change; until then parts are unused.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -4,9 +4,6 @@
 //! The router knows nothing of links or sessions: the bridge hands it providers to call per
 //! request and the handler that takes over each upgraded socket.
 
-// The bridge wires this module up in a later change; until then only the tests use it.
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 

@@ -96,7 +96,7 @@ impl Hub {
             me,
             token,
             config,
-            metrics: Arc::default(),
+            metrics: Arc::new(Metrics::new()),
             started: Instant::now(),
             aliases: Mutex::default(),
             next_link: AtomicU64::new(1),

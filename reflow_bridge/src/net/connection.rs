@@ -12,7 +12,7 @@ use super::wire::{Wire, WireSink, WireStream};
 use crate::error::BridgeError;
 use crate::hub::Hub;
 use crate::metrics::FrameRejection;
-use crate::protocol::{self, Frame};
+use crate::protocol::{self, close, DecodeError, Frame};
 use crate::session::Peer;
 
 /// Identifies a link for the lifetime of the process.
@@ -20,6 +20,9 @@ pub(crate) type LinkId = u64;
 
 /// Most frames written in one WebSocket message.
 const BATCH: usize = 256;
+
+/// Most frames accepted in one WebSocket message.
+const MAX_FRAMES_IN: usize = 4096;
 
 /// Counters of one link.
 #[derive(Debug, Default)]
@@ -135,7 +138,7 @@ async fn run(
     hub: &Arc<Hub>,
 ) -> Exit {
     let exit = {
-        let writer = write_loop(&mut sink, &mut outbox, &mut close, link);
+        let writer = write_loop(&mut sink, &mut outbox, &mut close, link, hub);
         let reader = read_loop(&mut stream, link, hub);
         tokio::select! {
             exit = writer => exit,
@@ -154,29 +157,29 @@ async fn write_loop(
     outbox: &mut mpsc::Receiver<Frame>,
     close: &mut watch::Receiver<Option<(u16, String)>>,
     link: &LinkHandle,
+    hub: &Hub,
 ) -> Exit {
-    let mut buf = Vec::with_capacity(BATCH);
-    let mut seq = 0u64;
+    let mut out = Outgoing::default();
     loop {
         let n = tokio::select! {
             biased;
-            n = outbox.recv_many(&mut buf, BATCH) => n,
+            n = outbox.recv_many(&mut out.frames, BATCH) => n,
             _ = close.changed() => {
-                let (code, reason) = close.borrow().clone().unwrap_or((1001, String::new()));
+                let (code, reason) = close.borrow().clone().unwrap_or((close::GOING_AWAY, String::new()));
                 // Write what is already queued, then close.
                 while let Ok(frame) = outbox.try_recv() {
-                    buf.push(frame);
+                    out.frames.push(frame);
                 }
-                if let Err(exit) = write_batch(sink, &mut buf, &mut seq, link).await {
+                if let Err(exit) = write_batch(sink, &mut out, link, hub).await {
                     return exit;
                 }
                 return Exit::Closed(code, reason);
             }
         };
         if n == 0 {
-            return Exit::Closed(1001, "going away".to_string());
+            return Exit::Closed(close::GOING_AWAY, "going away".to_string());
         }
-        if let Err(exit) = write_batch(sink, &mut buf, &mut seq, link).await {
+        if let Err(exit) = write_batch(sink, &mut out, link, hub).await {
             return exit;
         }
     }
@@ -184,36 +187,51 @@ async fn write_loop(
 
 async fn write_batch(
     sink: &mut WireSink,
-    buf: &mut Vec<Frame>,
-    seq: &mut u64,
+    out: &mut Outgoing,
     link: &LinkHandle,
+    hub: &Hub,
 ) -> Result<(), Exit> {
-    if buf.is_empty() {
+    if out.frames.is_empty() {
         return Ok(());
     }
     let mut data = 0;
-    for frame in buf.iter_mut() {
+    for frame in out.frames.iter_mut() {
         if let Some(slot) = seq_slot(frame) {
-            *seq += 1;
-            *slot = *seq;
+            out.seq += 1;
+            *slot = out.seq;
             data += 1;
         }
     }
-    let bytes = encode_dropping_bad(buf);
-    buf.clear();
+    encode_dropping_bad(&mut out.frames, &mut out.bytes);
+    out.frames.clear();
+    let len = out.bytes.len();
     link.stats.messages_out.fetch_add(data, Ordering::Relaxed);
     link.stats
         .bytes_out
-        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    sink.send(Wire::Binary(bytes)).await.map_err(Exit::Dropped)
+        .fetch_add(len as u64, Ordering::Relaxed);
+    hub.metrics
+        .frame_out(len, usize::try_from(data).unwrap_or(usize::MAX));
+    // The socket takes the message; the next batch starts a buffer of the same size.
+    let message = std::mem::replace(&mut out.bytes, Vec::with_capacity(len));
+    sink.send(Wire::Binary(message))
+        .await
+        .map_err(Exit::Dropped)
+}
+
+/// The writer's state: the batch being built, its encoding, the last sequence number.
+#[derive(Default)]
+struct Outgoing {
+    frames: Vec<Frame>,
+    bytes: Vec<u8>,
+    seq: u64,
 }
 
 /// Encodes the batch; a frame that cannot be encoded (a payload nested too deep) is dropped
 /// with an error log rather than losing the whole batch.
-fn encode_dropping_bad(buf: &mut Vec<Frame>) -> Vec<u8> {
+fn encode_dropping_bad(buf: &mut Vec<Frame>, bytes: &mut Vec<u8>) {
     loop {
-        match protocol::encode(buf) {
-            Ok(bytes) => return bytes,
+        match protocol::encode_into(buf, bytes) {
+            Ok(()) => return,
             Err(protocol::EncodeError::TooDeep { frame }) if frame < buf.len() => {
                 let dropped = buf.remove(frame);
                 tracing::error!(
@@ -223,7 +241,7 @@ fn encode_dropping_bad(buf: &mut Vec<Frame>) -> Vec<u8> {
             }
             Err(err) => {
                 tracing::error!("cannot encode a batch of {} frames: {err}", buf.len());
-                return Vec::new();
+                return;
             }
         }
     }
@@ -247,25 +265,28 @@ async fn read_loop(stream: &mut WireStream, link: &LinkHandle, hub: &Arc<Hub>) -
             Ok(Wire::Binary(bytes)) => bytes,
             Ok(Wire::Close(code, reason)) => return Exit::PeerClosed(code, reason),
             Ok(Wire::Other) => continue,
+            Ok(Wire::Text) => {
+                hub.metrics.frame_rejected(FrameRejection::Malformed);
+                let reason = "text messages are not part of the protocol".to_string();
+                return Exit::Rejected(close::UNSUPPORTED_DATA, reason);
+            }
             Err(err) => return classify_read_error(err, hub),
         };
         if bytes.len() > max {
             hub.metrics.frame_rejected(FrameRejection::Oversized);
             return Exit::Rejected(
-                1009,
+                close::TOO_BIG,
                 format!("message of {} bytes exceeds {max}", bytes.len()),
             );
         }
         link.stats
             .bytes_in
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        let frames = match protocol::decode(&bytes) {
+        let frames = match protocol::decode_limited(&bytes, MAX_FRAMES_IN) {
             Ok(frames) => frames,
-            Err(err) => {
-                hub.metrics.frame_rejected(FrameRejection::Malformed);
-                return Exit::Rejected(1007, format!("malformed message: {err}"));
-            }
+            Err(err) => return rejected(hub, &err),
         };
+        hub.metrics.frame_in(bytes.len(), frames.len());
         for frame in frames {
             if let Some(seq) = frame.seq() {
                 if seq != expected {
@@ -286,11 +307,21 @@ async fn read_loop(stream: &mut WireStream, link: &LinkHandle, hub: &Arc<Hub>) -
     Exit::Dropped("the connection ended without a close".to_string())
 }
 
+fn rejected(hub: &Hub, err: &DecodeError) -> Exit {
+    let reason = match err {
+        DecodeError::UnknownKind { .. } => FrameRejection::UnknownKind,
+        _ => FrameRejection::Malformed,
+    };
+    hub.metrics.frame_rejected(reason);
+    Exit::Rejected(err.close_code(), format!("rejected message: {err}"))
+}
+
+/// tungstenite reports an over-limit message as a read error ("too long") and sends no
+/// Close, so we answer 1009 ourselves.
 fn classify_read_error(err: String, hub: &Hub) -> Exit {
-    if err.contains("too long") || err.contains("Space limit exceeded") || err.contains("capacity")
-    {
+    if err.contains("too long") || err.contains("Space limit exceeded") {
         hub.metrics.frame_rejected(FrameRejection::Oversized);
-        return Exit::Rejected(1009, err);
+        return Exit::Rejected(close::TOO_BIG, err);
     }
     Exit::Dropped(err)
 }

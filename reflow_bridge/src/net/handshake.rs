@@ -160,6 +160,11 @@ async fn recv(stream: &mut WireStream, max: usize) -> Result<Frame, BridgeError>
         let bytes = match stream.next().await {
             Some(Ok(Wire::Binary(bytes))) => bytes,
             Some(Ok(Wire::Other)) => continue,
+            Some(Ok(Wire::Text)) => {
+                return Err(BridgeError::Protocol(
+                    "a text message during the handshake".into(),
+                ))
+            }
             Some(Ok(Wire::Close(code, reason))) => {
                 return Err(BridgeError::Refused(format!(
                     "the peer closed ({code}): {reason}"

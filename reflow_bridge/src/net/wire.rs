@@ -12,6 +12,8 @@ pub(crate) enum Wire {
     Binary(Vec<u8>),
     /// A close, with its code and reason.
     Close(u16, String),
+    /// A text message: the bridge speaks binary only.
+    Text,
     /// Anything else (text, ping, pong): ignored, but seen by the reader.
     Other,
 }
@@ -39,7 +41,7 @@ where
                 code: CloseCode::from(code),
                 reason: reason.into(),
             })),
-            Wire::Other => Message::Pong(Vec::new().into()),
+            Wire::Text | Wire::Other => Message::Pong(Vec::new().into()),
         }))
     });
     let stream = stream.map(|item| {
@@ -66,12 +68,13 @@ pub(crate) fn from_axum(socket: axum::extract::ws::WebSocket) -> (WireSink, Wire
                 code,
                 reason: reason.into(),
             })),
-            Wire::Other => Message::Pong(Vec::new().into()),
+            Wire::Text | Wire::Other => Message::Pong(Vec::new().into()),
         }))
     });
     let stream = stream.map(|item| {
         item.map(|msg| match msg {
             Message::Binary(bytes) => Wire::Binary(bytes.into()),
+            Message::Text(_) => Wire::Text,
             Message::Close(frame) => close_of(frame.map(|f| (f.code, f.reason.to_string()))),
             _ => Wire::Other,
         })

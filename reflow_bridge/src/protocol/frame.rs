@@ -219,6 +219,7 @@ impl ExportedActor {
         }
     }
 
+    #[cfg(test)]
     /// The metadata parsed back into JSON; it comes from the peer, so it may be invalid.
     pub(crate) fn parse_metadata(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::from_str(&self.metadata)
@@ -246,6 +247,7 @@ impl Frame {
         }
     }
 
+    #[cfg(test)]
     /// Whether this frame controls the link rather than carrying sequenced data: control
     /// frames have no `seq` and are never replayed.
     pub(crate) fn is_control(&self) -> bool {
@@ -263,6 +265,7 @@ impl Frame {
         }
     }
 
+    #[cfg(test)]
     /// Whether this frame belongs to the handshake (`Hello` to `Welcome`, and `Refuse`).
     pub(crate) fn is_handshake(&self) -> bool {
         matches!(

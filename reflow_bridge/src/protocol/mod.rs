@@ -2,15 +2,15 @@
 //! batches them into one WebSocket binary message. Pure data and codec, no I/O; the format is
 //! specified in `docs/protocol.md`.
 
-// Not yet wired into the link code: until it is, parts of the API have no caller.
-#![allow(dead_code, unused_imports)]
-
 mod codec;
 mod frame;
 mod payload;
 
 pub(crate) use codec::{decode, decode_limited, encode, encode_into, DecodeError, EncodeError};
-pub(crate) use frame::{ExportedActor, Frame, Nonce, RefuseReason, KIND_COUNT};
+#[cfg(test)]
+pub(crate) use frame::KIND_COUNT;
+pub(crate) use frame::{ExportedActor, Frame, Nonce, RefuseReason};
+#[cfg(test)]
 pub(crate) use payload::MAX_DEPTH;
 
 /// The protocol version this build speaks, first in every envelope and in the handshake.

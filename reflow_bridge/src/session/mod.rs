@@ -2,9 +2,6 @@
 //! is two pure state machines (client and server) fed with frames and told what to send back;
 //! the socket code drives them. See `docs/protocol.md` for the sequence.
 
-// Not yet wired into the link code: until it is, parts of the API have no caller.
-#![allow(dead_code, unused_imports)]
-
 mod error;
 mod handshake;
 mod proof;

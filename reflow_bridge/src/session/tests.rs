@@ -28,10 +28,6 @@ fn server(token: Option<Token>) -> ServerHandshake {
     ServerHandshake::new(ident("b"), LIMITS, token, SERVER_NONCE)
 }
 
-fn admit_all(_: &Identity) -> Result<(), RefuseReason> {
-    Ok(())
-}
-
 fn admit_none(who: &Identity) -> Result<(), RefuseReason> {
     panic!("admission asked about {who:?}")
 }
