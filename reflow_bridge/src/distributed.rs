@@ -257,6 +257,29 @@ impl DistributedNetwork {
         self.hub.send_direct(network, actor, port, msg).await
     }
 
+    /// The peers this instance has a link with, ordered by link.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        self.hub
+            .links()
+            .into_iter()
+            .map(|l| PeerInfo {
+                network_id: l.handle.peer.identity.network_id.clone(),
+                instance_id: l.handle.peer.identity.instance_id.clone(),
+            })
+            .collect()
+    }
+
+    /// Waits until `until` holds for the linked peers (checked now and at every change of
+    /// the links).
+    pub async fn wait_peers(&self, until: impl Fn(&[PeerInfo]) -> bool) {
+        let mut changes = self.hub.changes();
+        while !until(&self.peers()) {
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// What /status shows: identity, links, exports, remote actors and aliases.
     pub fn bridge_status(&self) -> Status {
         self.hub.status()
