@@ -245,7 +245,8 @@ impl DistributedNetwork {
     }
 
     /// Sends `msg` to `port` of the remote `actor` of `network`, outside any proxy: what the
-    /// actor emits in return is not delivered anywhere.
+    /// actor emits in return is not delivered anywhere. Waits up to `resolve_timeout` for
+    /// the peer to announce the actor.
     pub async fn send_to_remote_actor(
         &self,
         network: &str,
@@ -253,7 +254,8 @@ impl DistributedNetwork {
         port: &str,
         msg: Message,
     ) -> Result<(), BridgeError> {
-        self.hub.find_actor(actor, network)?;
+        let timeout = self.hub.config.resolve_timeout;
+        self.hub.wait_for_actor(actor, network, timeout).await?;
         self.hub.send_direct(network, actor, port, msg).await
     }
 

@@ -1,0 +1,122 @@
+//! Link bookkeeping: one link per pair of instances, messages sent outside any proxy, and
+//! remote names that cannot be resolved.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::Record;
+use reflow::Message;
+use reflow_bridge::{BridgeError, DistributedConfig, DistributedNetwork};
+use serde_json::json;
+
+const TOKEN: &str = "links-token";
+
+fn config(network: &str, instance: &str) -> DistributedConfig {
+    let mut config = DistributedConfig::new(network);
+    config.instance_id = instance.into();
+    config.bind = Some("127.0.0.1:0".parse().unwrap());
+    config.auth_token = Some(TOKEN.into());
+    config.resolve_timeout = std::time::Duration::from_millis(300);
+    config
+}
+
+async fn started(network: &str, instance: &str) -> (DistributedNetwork, String) {
+    let mut dn =
+        DistributedNetwork::new(config(network, instance), reflow::actors::registry()).unwrap();
+    dn.start().await.unwrap();
+    let addr = dn.local_addr().unwrap().to_string();
+    (dn, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simultaneous_dial_from_both_sides_leaves_one_link() {
+    let (a, a_addr) = started("east", "instance-a").await;
+    let (b, b_addr) = started("west", "instance-b").await;
+    let (from_a, from_b) =
+        tokio::join!(a.connect_to_network(&b_addr), b.connect_to_network(&a_addr));
+    // One dial may lose the tie-break; the other always stands.
+    assert!(from_a.is_ok() || from_b.is_ok(), "{from_a:?} {from_b:?}");
+    a.wait_peers(|p| p.len() == 1).await;
+    b.wait_peers(|p| p.len() == 1).await;
+    let (sa, sb) = (a.bridge_status(), b.bridge_status());
+    assert_eq!(sa.links.len(), 1);
+    assert_eq!(sb.links.len(), 1);
+    // Both sides kept the same connection: dialled by one of them, accepted by the other.
+    assert_ne!(
+        sa.links[0].dialed_by_us, sb.links[0].dialed_by_us,
+        "{sa:?} {sb:?}"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_second_link_from_the_same_instance_is_refused() {
+    let (server, addr) = started("hub", "server-1").await;
+    let client =
+        DistributedNetwork::new(config("spoke", "client-1"), reflow::actors::registry()).unwrap();
+    client.connect_to_network(&addr).await.unwrap();
+    let err = client.connect_to_network(&addr).await.unwrap_err();
+    assert!(matches!(err, BridgeError::DuplicateInstance(_)), "{err}");
+    assert_eq!(server.bridge_status().links.len(), 1);
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn send_to_remote_actor_reaches_an_exported_actor() {
+    let mut server =
+        DistributedNetwork::new(config("hub", "server-2"), reflow::actors::registry()).unwrap();
+    let inbox = Record::default();
+    let net = server.network_mut().unwrap();
+    net.add_actor("inbox", inbox.clone(), Record::ports())
+        .unwrap();
+    server.export("inbox", json!(null)).unwrap();
+    server.start().await.unwrap();
+    let addr = server.local_addr().unwrap().to_string();
+
+    let client =
+        DistributedNetwork::new(config("spoke", "client-2"), reflow::actors::registry()).unwrap();
+    client.connect_to_network(&addr).await.unwrap();
+    client.wait_peers(|p| p.len() == 1).await;
+    for i in 0..3 {
+        client
+            .send_to_remote_actor("hub", "inbox", "in", Message::Integer(i))
+            .await
+            .unwrap();
+    }
+    inbox.wait_for(3).await;
+    assert_eq!(inbox.integers(), [0, 1, 2]);
+
+    let err = client
+        .send_to_remote_actor("hub", "outbox", "in", Message::Flow)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BridgeError::ActorNotFound { .. }), "{err}");
+    let err = client
+        .send_to_remote_actor("elsewhere", "inbox", "in", Message::Flow)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BridgeError::NetworkUnreachable { .. }),
+        "{err}"
+    );
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_graph_naming_an_unreachable_network_fails_with_its_name() {
+    let mut lonely =
+        DistributedNetwork::new(config("alone", "lonely-1"), reflow::actors::registry()).unwrap();
+    let graph =
+        reflow::Graph::from_json_str(r#"{"processes": {"v": {"component": "validator@checks"}}}"#)
+            .unwrap();
+    let err = lonely.add_graph(&graph).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, BridgeError::NetworkUnreachable { .. }),
+        "{text}"
+    );
+    assert!(text.contains("`checks`"), "{text}");
+}
