@@ -325,3 +325,6 @@ fn classify_read_error(err: String, hub: &Hub) -> Exit {
     }
     Exit::Dropped(err)
 }
+
+#[cfg(test)]
+mod tests;
