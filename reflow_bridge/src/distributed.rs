@@ -304,7 +304,7 @@ impl DistributedNetwork {
             Some(running) => running.shutdown(deadline).await,
             None => Report::default(),
         };
-        self.hub.close_all(1001, "shutting down");
+        self.hub.close_all(1001, "shutting down").await;
         self.hub.wait_links_closed(deadline).await;
         if let Some(server) = self.server.take() {
             server.stop().await;

@@ -136,9 +136,13 @@ impl Hub {
         self.bump();
     }
 
-    /// Closes every link with `code` (1001 on shutdown).
-    pub(crate) fn close_all(&self, code: u16, reason: &str) {
+    /// Says `Bye` on every link, then closes it with `code` (1001 on shutdown).
+    pub(crate) async fn close_all(&self, code: u16, reason: &str) {
         for link in self.links() {
+            let bye = crate::protocol::Frame::Bye {
+                reason: reason.to_string(),
+            };
+            let _ = link.handle.send(bye).await;
             link.handle.close(code, reason);
         }
     }
