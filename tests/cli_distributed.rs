@@ -1,0 +1,221 @@
+//! `reflow run` across two real processes, as a user runs it in two terminals: a validator
+//! that serves `check`, a producer that uses `check@validation`, tokens, /metrics, Ctrl-C.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+const TOKEN_VAR: &str = "REFLOW_TEST_TOKEN";
+const WRONG_TOKEN_VAR: &str = "REFLOW_TEST_WRONG_TOKEN";
+
+/// How long a line the test waits for may take; generous for a loaded machine. Reaching it
+/// fails the test, it never paces it.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn reflow() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reflow"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(TOKEN_VAR, "s3cret-demo-token")
+        .env(WRONG_TOKEN_VAR, "not-the-token");
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A child process killed (by its pid) if the test ends before it exits.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// A serving `reflow run` and its stderr, read line by line on a thread.
+struct Server {
+    child: Guard,
+    addr: String,
+    lines: mpsc::Receiver<String>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts the validator on an ephemeral port and waits for its "listening on" line.
+    fn start() -> Server {
+        let mut child = Guard(
+            reflow()
+                .args(["run", "graphs/distributed/validator.json"])
+                .args(["--bind", "127.0.0.1:0", "--network-id", "validation"])
+                .args(["--export", "check", "--token-env", TOKEN_VAR])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let stderr = child.0.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            addr: String::new(),
+            lines,
+            reader: Some(reader),
+        };
+        let line = server.wait_for("listening on ");
+        assert!(
+            line.starts_with("reflow: network `validation` (instance "),
+            "{line}"
+        );
+        server.addr = line.rsplit(' ').next().unwrap().to_string();
+        server
+    }
+
+    /// The next stderr line that contains `needle`, the lines before it being skipped.
+    fn wait_for(&self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(PATIENCE) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(err) => panic!("the server never printed {needle:?}: {err}"),
+            }
+        }
+    }
+
+    /// `GET path` over a plain HTTP/1.1 request; the status line and the body.
+    fn get(&self, path: &str) -> (String, String) {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        (head.lines().next().unwrap().to_string(), body.to_string())
+    }
+
+    /// Sends SIGINT, as Ctrl-C in the terminal would, and waits for the exit.
+    fn interrupt(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let pid = self.child.0.id().to_string();
+        let kill = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(kill.success());
+        let status = self.child.0.wait().unwrap();
+        // The child has exited, so its stderr is closed and the reader ends.
+        self.reader.take().unwrap().join().unwrap();
+        (status, self.lines.try_iter().collect())
+    }
+}
+
+fn producer(server: &Server, token_var: &str) -> Output {
+    reflow()
+        .args(["run", "graphs/distributed/producer.json"])
+        .args(["--network-id", "producer", "--connect", &server.addr])
+        .args(["--token-env", token_var])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_producer_uses_the_validators_rule_then_a_wrong_token_is_refused_and_counted() {
+    let server = Server::start();
+
+    let out = producer(&server, TOKEN_VAR);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().collect::<Vec<_>>(),
+        [
+            r#"{"amount":40,"id":1}"#,
+            r#"{"amount":80,"id":2}"#,
+            r#"{"amount":120,"id":3,"verdict":"large"}"#,
+            r#"{"amount":160,"id":4,"verdict":"large"}"#,
+            r#"{"amount":200,"id":5,"verdict":"large"}"#,
+        ],
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("reflow: linked to network `validation`"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = producer(&server, WRONG_TOKEN_VAR);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot link to {}", server.addr)),
+        "{stderr}"
+    );
+    assert!(stderr.contains("authentication failed"), "{stderr}");
+    assert_eq!(text(&out.stdout), "", "nothing ran");
+
+    // The server counts the failure before it logs the refusal, so once the line is there
+    // the counter is final.
+    server.wait_for("refused a link");
+    let (status, body) = server.get("/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let failures: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("reflow_bridge_handshake_failures_total{"))
+        .collect();
+    assert!(
+        failures.contains(&r#"reflow_bridge_handshake_failures_total{reason="auth_failed"} 1"#),
+        "{body}"
+    );
+    assert!(
+        body.lines()
+            .any(|l| l == "reflow_bridge_links_established_total 1"),
+        "only the good producer linked:\n{body}"
+    );
+
+    let (status, rest) = server.interrupt();
+    assert_eq!(status.code(), Some(0), "stderr after start: {rest:?}");
+    assert!(
+        rest.iter().any(|l| l == "interrupted: shutting down"),
+        "{rest:?}"
+    );
+}
+
+#[test]
+fn a_remote_node_without_a_bridge_is_refused_with_exit_two() {
+    let out = reflow()
+        .args(["run", "graphs/distributed/producer.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("`check@validation`"), "{stderr}");
+    assert!(stderr.contains("no bridge is attached"), "{stderr}");
+    assert_eq!(text(&out.stdout), "");
+}
+
+#[test]
+fn a_bridge_without_a_token_is_refused_before_anything_runs() {
+    let out = reflow()
+        .args(["run", "graphs/distributed/producer.json"])
+        .args(["--network-id", "producer"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--token-env"), "{stderr}");
+    assert_eq!(text(&out.stdout), "");
+}
