@@ -133,6 +133,9 @@ impl DistributedNetwork {
         let mut aliases = self.hub.aliases.lock();
         for node in &graph.processes {
             let _ = aliases.reserve_local(&node.name);
+            if let Some((actor, network)) = node.remote() {
+                self.hub.note_graph_remote(&node.name, actor, network);
+            }
         }
         Ok(())
     }

@@ -52,8 +52,9 @@ pub enum BridgeError {
     /// The link closed while the operation was under way.
     #[error("the link to `{0}` closed")]
     LinkClosed(String),
-    /// Connecting, binding or another I/O step failed.
-    #[error("{context}: {source}")]
+    /// Connecting, binding or another I/O step failed. The message names the step; the
+    /// cause is the error's source.
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,

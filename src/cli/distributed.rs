@@ -103,7 +103,7 @@ pub(crate) async fn run(
         );
     }
     if let Err(err) = dn.add_graph(graph).await {
-        eprintln!("{}: {err}", args.graph.display());
+        eprintln!("{}: {}", args.graph.display(), err.to_string().trim_end());
         return Ok(ExitCode::from(2));
     }
     for node in &bridge.export {

@@ -52,7 +52,7 @@ async fn run_graph(
     let network = match Network::from_graph(graph, reflow_actors::registry(), config) {
         Ok(network) => network,
         Err(err) => {
-            eprint!("{}: {err}", args.graph.display());
+            eprintln!("{}: {}", args.graph.display(), err.to_string().trim_end());
             return Ok(ExitCode::from(2));
         }
     };

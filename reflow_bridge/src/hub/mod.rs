@@ -80,6 +80,8 @@ pub(crate) struct Hub {
     served: Mutex<HashMap<Origin, Served>>,
     served_by_remote: Mutex<HashMap<(LinkId, u32), Origin>>,
     sessions: Mutex<HashMap<Origin, Session>>,
+    /// Remote actors added as graph processes (`actor@network`), for /status.
+    graph_remotes: Mutex<Vec<crate::status::RemoteActorStatus>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -107,6 +109,7 @@ impl Hub {
             served: Mutex::default(),
             served_by_remote: Mutex::default(),
             sessions: Mutex::default(),
+            graph_remotes: Mutex::default(),
         })
     }
 
@@ -135,6 +138,22 @@ impl Hub {
     /// A receiver that sees every change of links or peer exports.
     pub(crate) fn changes(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
+    }
+
+    /// Records that the graph process `local_name` stands for `actor@network`.
+    pub(crate) fn note_graph_remote(&self, local_name: &str, actor: &str, network: &str) {
+        self.graph_remotes
+            .lock()
+            .push(crate::status::RemoteActorStatus {
+                local_name: local_name.to_string(),
+                actor: actor.to_string(),
+                network: network.to_string(),
+                aliased: false,
+            });
+    }
+
+    pub(crate) fn graph_remotes(&self) -> Vec<crate::status::RemoteActorStatus> {
+        self.graph_remotes.lock().clone()
     }
 
     pub(crate) fn link_closed(&self, link: &LinkHandle, exit: Exit) {

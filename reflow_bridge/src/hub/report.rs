@@ -37,13 +37,15 @@ impl Hub {
                 outports: a.outports,
             })
             .collect();
-        let remote_actors = self
+        let mut remote_actors: Vec<RemoteActorStatus> = self
             .aliases
             .lock()
             .entries()
             .into_iter()
             .map(RemoteActorStatus::from)
             .collect();
+        remote_actors.extend(self.graph_remotes());
+        remote_actors.sort_by(|a, b| a.local_name.cmp(&b.local_name));
         Status {
             network_id: self.me.network_id.clone(),
             instance_id: self.me.instance_id.clone(),
@@ -70,7 +72,8 @@ impl Hub {
                     )
                 })
                 .collect(),
-            remote_actors: self.aliases.lock().entries().len() as u64,
+            remote_actors: (self.aliases.lock().entries().len() + self.graph_remotes().len())
+                as u64,
             exported_actors: self.export_list().len() as u64,
             uptime_secs: self.started.elapsed().as_secs_f64(),
         }

@@ -123,10 +123,31 @@ pub(crate) fn spawn(
     }
     let link = handle.clone();
     tokio::spawn(async move {
-        let exit = run(sink, stream, rx, close_rx, &link, &hub).await;
-        hub.link_closed(&link, exit);
+        let mut guard = Closing {
+            hub,
+            link,
+            exit: Some(Exit::Dropped("the link task ended unexpectedly".into())),
+        };
+        let exit = run(sink, stream, rx, close_rx, &guard.link, &guard.hub).await;
+        guard.exit = Some(exit);
     });
     Some(handle)
+}
+
+/// Tells the hub that a link ended, however its task ended (even by a panic), so that no
+/// dead link stays listed.
+struct Closing {
+    hub: Arc<Hub>,
+    link: LinkHandle,
+    exit: Option<Exit>,
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if let Some(exit) = self.exit.take() {
+            self.hub.link_closed(&self.link, exit);
+        }
+    }
 }
 
 async fn run(
@@ -137,16 +158,26 @@ async fn run(
     link: &LinkHandle,
     hub: &Arc<Hub>,
 ) -> Exit {
-    let exit = {
+    let (exit, sink_failed) = {
         let writer = write_loop(&mut sink, &mut outbox, &mut close, link, hub);
         let reader = read_loop(&mut stream, link, hub);
         tokio::select! {
-            exit = writer => exit,
-            exit = reader => exit,
+            exit = writer => {
+                // The writer only drops the link when the socket refused a write; a sink
+                // that failed must not be polled again.
+                let failed = matches!(exit, Exit::Dropped(_));
+                (exit, failed)
+            }
+            exit = reader => (exit, false),
         }
     };
+    if sink_failed {
+        return exit;
+    }
     if let Exit::Closed(code, reason) | Exit::Rejected(code, reason) = &exit {
-        let _ = sink.send(Wire::Close(*code, reason.clone())).await;
+        if sink.send(Wire::Close(*code, reason.clone())).await.is_err() {
+            return exit;
+        }
     }
     let _ = sink.close().await;
     exit
@@ -286,7 +317,8 @@ async fn read_loop(stream: &mut WireStream, link: &LinkHandle, hub: &Arc<Hub>) -
             Ok(frames) => frames,
             Err(err) => return rejected(hub, &err),
         };
-        hub.metrics.frame_in(bytes.len(), frames.len());
+        let data = frames.iter().filter(|f| f.seq().is_some()).count();
+        hub.metrics.frame_in(bytes.len(), data);
         for frame in frames {
             if let Some(seq) = frame.seq() {
                 if seq != expected {

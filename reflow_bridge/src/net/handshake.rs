@@ -135,16 +135,28 @@ fn failure(reason: RefuseReason) -> HandshakeFailure {
     }
 }
 
+/// Maps a handshake failure to the caller's typed error, without repeating the kind in the
+/// text (the error's own message already names it).
 fn into_bridge_error(err: HandshakeError) -> BridgeError {
-    let reason = err.reason();
-    let text = err.to_string();
-    match reason {
-        RefuseReason::VersionMismatch => BridgeError::Protocol(text),
-        RefuseReason::AuthenticationFailed => BridgeError::AuthenticationFailed(text),
-        RefuseReason::MissingToken => BridgeError::MissingToken(text),
-        RefuseReason::DuplicateInstance => BridgeError::DuplicateInstance(text),
-        RefuseReason::TooManyConnections => BridgeError::TooManyConnections,
-        RefuseReason::Protocol => BridgeError::Protocol(text),
+    match err {
+        HandshakeError::AuthenticationFailed(detail) => BridgeError::AuthenticationFailed(detail),
+        HandshakeError::MissingToken => BridgeError::MissingToken(
+            "the client offered no proof: it has no token configured".into(),
+        ),
+        HandshakeError::DuplicateInstance(id) => BridgeError::DuplicateInstance(id),
+        HandshakeError::TooManyConnections => BridgeError::TooManyConnections,
+        HandshakeError::VersionMismatch { ours, theirs } => {
+            BridgeError::VersionMismatch { ours, theirs }
+        }
+        HandshakeError::Refused { reason, detail } => match reason {
+            RefuseReason::AuthenticationFailed => BridgeError::AuthenticationFailed(detail),
+            RefuseReason::MissingToken => BridgeError::MissingToken(detail),
+            RefuseReason::DuplicateInstance => BridgeError::DuplicateInstance(detail),
+            RefuseReason::TooManyConnections => BridgeError::TooManyConnections,
+            RefuseReason::VersionMismatch => BridgeError::Refused(detail),
+            RefuseReason::Protocol => BridgeError::Protocol(detail),
+        },
+        HandshakeError::Protocol(detail) => BridgeError::Protocol(detail),
     }
 }
 

@@ -120,7 +120,8 @@ impl ClientHandshake {
         };
         if !token.verify(Prover::Server, &transcript, proof) {
             return Err(HandshakeError::AuthenticationFailed(
-                "the server could not prove the shared token".into(),
+                "the server's proof does not match our token (the two sides have different tokens)"
+                    .into(),
             ));
         }
         let response = Frame::Response {
@@ -279,7 +280,8 @@ impl ServerHandshake {
         });
         if !verified {
             return Err(HandshakeError::AuthenticationFailed(
-                "the client could not prove the shared token".into(),
+                "the client's proof does not match our token (the two sides have different tokens)"
+                    .into(),
             ));
         }
         admit(&client.identity).map_err(|r| HandshakeError::admission(r, &client.identity))?;

@@ -134,7 +134,10 @@ fn refusals() -> Vec<Refusal> {
             client_secret: Some("one"),
             server_secret: Some("two"),
             policy: Ok(()),
-            error: AuthenticationFailed("the server could not prove the shared token".into()),
+            error: AuthenticationFailed(
+                "the server's proof does not match our token (the two sides have different tokens)"
+                    .into(),
+            ),
             client_refuses: true,
         },
         Refusal {
@@ -222,7 +225,8 @@ fn the_server_detects_a_wrong_client_proof() {
         let (mut server, _) = challenged(SECRET);
         let response = Frame::Response { proof: Some(proof) };
         let error = server.on_frame(response, admit_none).unwrap_err();
-        let message = "the client could not prove the shared token";
+        let message =
+            "the client's proof does not match our token (the two sides have different tokens)";
         assert_eq!(error, HandshakeError::AuthenticationFailed(message.into()));
         assert_eq!(
             error.refusal(),

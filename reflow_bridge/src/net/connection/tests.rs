@@ -33,7 +33,15 @@ fn harness() -> Harness {
         identity: Identity::new("there", "them", "1"),
         limits: Limits { max_message: 4096 },
     };
-    let link = spawn(sink, stream, remote, hub.clone(), 16, |_| true).unwrap();
+    let register = |link: &LinkHandle| {
+        hub.add_link(crate::hub::LinkEntry {
+            handle: link.clone(),
+            address: "channel".into(),
+            dialed_by_us: false,
+            exports: Vec::new(),
+        })
+    };
+    let link = spawn(sink, stream, remote, hub.clone(), 16, register).unwrap();
     Harness {
         link,
         hub,
@@ -175,4 +183,17 @@ async fn closing_writes_what_is_queued_then_the_close() {
     }
     assert!(matches!(seen.first(), Some(Wire::Binary(_))), "{seen:?}");
     assert_eq!(seen.last(), Some(&Wire::Close(1001, "going away".into())));
+}
+
+#[tokio::test]
+async fn a_socket_that_fails_ends_the_link_and_the_hub_forgets_it() {
+    let h = harness();
+    assert_eq!(h.hub.link_count(), 1);
+    let mut changes = h.hub.changes();
+    drop(h.written); // the peer is gone: every write now fails
+    h.link.send(data(0)).await.unwrap();
+    while h.hub.link_count() > 0 {
+        changes.changed().await.unwrap();
+    }
+    assert_eq!(h.hub.metrics.links_closed.get(), 1);
 }
