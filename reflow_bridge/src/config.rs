@@ -22,6 +22,8 @@ pub struct DistributedConfig {
     pub max_connections: usize,
     /// How often links send heartbeats.
     pub heartbeat_interval_ms: u64,
+    /// How many heartbeat intervals a peer may stay silent before it is declared down.
+    pub heartbeat_misses: u32,
     /// Largest WebSocket message accepted or sent, in bytes.
     pub max_message_bytes: usize,
     /// How long `shutdown` waits for links and the local network to drain.
@@ -43,6 +45,7 @@ impl DistributedConfig {
             auth_token: None,
             max_connections: 256,
             heartbeat_interval_ms: 1000,
+            heartbeat_misses: 3,
             max_message_bytes: 4 << 20,
             shutdown_deadline: Duration::from_secs(5),
             resolve_timeout: Duration::from_secs(10),

@@ -33,6 +33,8 @@ pub(crate) struct LinkStats {
     pub(crate) bytes_out: AtomicU64,
     /// Round trip of the last heartbeat, in microseconds (0 before the first).
     pub(crate) latency_us: AtomicU64,
+    /// When the peer was last heard from (any message), in the hub's microseconds.
+    pub(crate) last_seen_us: AtomicU64,
 }
 
 /// A cloneable way to send on a link and to close it.
@@ -63,11 +65,6 @@ impl LinkHandle {
     pub(crate) fn close(&self, code: u16, reason: &str) {
         let _ = self.close.send(Some((code, reason.to_string())));
     }
-
-    /// Whether the link's task has ended.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.outbox.is_closed()
-    }
 }
 
 /// Why a link ended, and the close code it sends.
@@ -81,6 +78,8 @@ pub(crate) enum Exit {
     Dropped(String),
     /// The peer sent something we cannot accept (close code, reason).
     Rejected(u16, String),
+    /// The peer was silent for longer than the heartbeat budget (that long, in ms).
+    Silent(u64),
 }
 
 impl Exit {
@@ -91,6 +90,7 @@ impl Exit {
             Exit::PeerClosed(code, reason) => format!("closed by the peer ({code}): {reason}"),
             Exit::Dropped(reason) => format!("connection lost: {reason}"),
             Exit::Rejected(code, reason) => format!("rejected peer input ({code}): {reason}"),
+            Exit::Silent(ms) => format!("peer silent for {ms} ms: declared down"),
         }
     }
 }
@@ -111,7 +111,10 @@ pub(crate) fn spawn(
     let handle = LinkHandle {
         id: hub.next_link_id(),
         peer: Arc::new(peer),
-        stats: Arc::default(),
+        stats: Arc::new(LinkStats {
+            last_seen_us: AtomicU64::new(hub.now_us()),
+            ..LinkStats::default()
+        }),
         outbox: tx,
         close: Arc::new(close_tx),
     };
@@ -174,6 +177,15 @@ async fn run(
     if sink_failed {
         return exit;
     }
+    if let Exit::Silent(ms) = &exit {
+        let _ = sink
+            .send(Wire::Close(
+                close::GOING_AWAY,
+                format!("silent for {ms} ms"),
+            ))
+            .await;
+        return exit;
+    }
     if let Exit::Closed(code, reason) | Exit::Rejected(code, reason) = &exit {
         if sink.send(Wire::Close(*code, reason.clone())).await.is_err() {
             return exit;
@@ -191,9 +203,20 @@ async fn write_loop(
     hub: &Hub,
 ) -> Exit {
     let mut out = Outgoing::default();
+    let mut beats = Heartbeats::new(hub);
     loop {
         let n = tokio::select! {
             biased;
+            _ = beats.tick() => {
+                if let Some(silent_ms) = beats.silence(hub, link) {
+                    return Exit::Silent(silent_ms);
+                }
+                out.frames.push(Frame::Heartbeat { id: hub.now_us() });
+                if let Err(exit) = write_batch(sink, &mut out, link, hub).await {
+                    return exit;
+                }
+                continue;
+            }
             n = outbox.recv_many(&mut out.frames, BATCH) => n,
             _ = close.changed() => {
                 let (code, reason) = close.borrow().clone().unwrap_or((close::GOING_AWAY, String::new()));
@@ -249,6 +272,38 @@ async fn write_batch(
         .map_err(Exit::Dropped)
 }
 
+/// The heartbeat schedule of a link, and its failure detector: a peer silent (nothing read)
+/// for `heartbeat_misses` intervals is declared down. A silent partition raises no TCP error
+/// for a long time, so this is the detector that matters.
+struct Heartbeats {
+    ticks: tokio::time::Interval,
+    budget_us: u64,
+}
+
+impl Heartbeats {
+    fn new(hub: &Hub) -> Self {
+        let every = std::time::Duration::from_millis(hub.config.heartbeat_interval_ms.max(1));
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let budget = every * hub.config.heartbeat_misses.max(1);
+        Heartbeats {
+            ticks,
+            budget_us: u64::try_from(budget.as_micros()).unwrap_or(u64::MAX),
+        }
+    }
+
+    async fn tick(&mut self) {
+        self.ticks.tick().await;
+    }
+
+    /// How long the peer has been silent, in ms, once that exceeds the budget.
+    fn silence(&self, hub: &Hub, link: &LinkHandle) -> Option<u64> {
+        let last = link.stats.last_seen_us.load(Ordering::Relaxed);
+        let silent = hub.now_us().saturating_sub(last);
+        (silent > self.budget_us).then_some(silent / 1000)
+    }
+}
+
 /// The writer's state: the batch being built, its encoding, the last sequence number.
 #[derive(Default)]
 struct Outgoing {
@@ -292,6 +347,9 @@ async fn read_loop(stream: &mut WireStream, link: &LinkHandle, hub: &Arc<Hub>) -
     let max = hub.max_message_bytes();
     let mut expected = 1u64;
     while let Some(item) = stream.next().await {
+        link.stats
+            .last_seen_us
+            .store(hub.now_us(), Ordering::Relaxed);
         let bytes = match item {
             Ok(Wire::Binary(bytes)) => bytes,
             Ok(Wire::Close(code, reason)) => return Exit::PeerClosed(code, reason),

@@ -208,27 +208,10 @@ async fn recv(stream: &mut WireStream, max: usize) -> Result<Frame, BridgeError>
     }
 }
 
-/// Once a link is up: announce our exports and start its heartbeats.
+/// Once a link is up: announce our exports (the link task sends the heartbeats).
 pub(super) async fn after_link_up(hub: &Arc<Hub>, link: &LinkHandle) {
     let exports = Frame::Exports {
         actors: hub.export_list(),
     };
     let _ = link.send(exports).await;
-    let interval = Duration::from_millis(hub.config.heartbeat_interval_ms.max(1));
-    let (hub, link) = (hub.clone(), link.clone());
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            if link.is_closed()
-                || link
-                    .send(Frame::Heartbeat { id: hub.now_us() })
-                    .await
-                    .is_err()
-            {
-                break;
-            }
-        }
-    });
 }

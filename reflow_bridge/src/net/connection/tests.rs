@@ -197,3 +197,30 @@ async fn a_socket_that_fails_ends_the_link_and_the_hub_forgets_it() {
     }
     assert_eq!(h.hub.metrics.links_closed.get(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_peer_is_declared_down_after_the_heartbeat_budget() {
+    let mut h = harness();
+    let mut changes = h.hub.changes();
+    // The peer answers nothing: heartbeats go out, then the link gives up on it.
+    let mut beats = 0;
+    let (code, reason) = loop {
+        match h.written.next().await.expect("the link wrote a close") {
+            Wire::Close(code, reason) => break (code, reason),
+            Wire::Binary(bytes) => {
+                assert!(matches!(
+                    protocol::decode(&bytes).unwrap()[..],
+                    [Frame::Heartbeat { .. }]
+                ));
+                beats += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(code, 1001);
+    assert!(reason.starts_with("silent for"), "{reason}");
+    assert!(beats >= 3, "{beats} heartbeats before giving up");
+    while h.hub.link_count() > 0 {
+        changes.changed().await.unwrap();
+    }
+}
