@@ -84,6 +84,62 @@ async fn a_remote_actor_in_a_graph_carries_100k_messages_in_order_and_completes(
     server.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_proxies_of_one_remote_actor_sharing_a_link_each_get_their_own_replies() {
+    let (server, addr) = server().await;
+    let mut client = DistributedNetwork::new(
+        config("producer", false, Some(TOKEN)),
+        reflow::actors::registry(),
+    )
+    .unwrap();
+    client.connect_to_network(&addr).await.unwrap();
+    // Both proxies write into the same link, so their frames interleave in the same
+    // WebSocket messages.
+    let graph = reflow::Graph::from_json_str(
+        r#"{
+        "processes": {
+            "evens": {"component": "Range", "metadata": {"start": 0, "end": 40000, "step": 2}},
+            "odds": {"component": "Range", "metadata": {"start": 1, "end": 40000, "step": 2}},
+            "left": {"component": "echo@validation"},
+            "right": {"component": "echo@validation"}
+        },
+        "connections": [
+            {"src": {"process": "evens", "port": "out"}, "tgt": {"process": "left", "port": "in"}},
+            {"src": {"process": "odds", "port": "out"}, "tgt": {"process": "right", "port": "in"}}
+        ]
+    }"#,
+    )
+    .unwrap();
+    client.add_graph(&graph).await.unwrap();
+    let (left, right) = (Record::default(), Record::default());
+    let net = client.network_mut().unwrap();
+    for (proxy, sink, record) in [
+        ("left", "left_sink", &left),
+        ("right", "right_sink", &right),
+    ] {
+        net.add_actor(sink, record.clone(), Record::ports())
+            .unwrap();
+        net.add_connection((proxy, "out"), (sink, "in")).unwrap();
+    }
+    client.start().await.unwrap();
+
+    let report = client.wait().await;
+    assert!(report.is_success(), "{report:?}");
+    let (evens, odds): (Vec<i64>, Vec<i64>) = (0..40_000).partition(|i| i % 2 == 0);
+    // Compared without printing 20,000 numbers on failure.
+    assert!(
+        left.integers() == evens,
+        "left got replies of another session"
+    );
+    assert!(
+        right.integers() == odds,
+        "right got replies of another session"
+    );
+    assert!(*left.ended.lock() && *right.ended.lock());
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn wrong_and_missing_tokens_are_refused_with_a_typed_error() {
     let (server, addr) = server().await;

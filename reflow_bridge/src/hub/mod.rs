@@ -25,6 +25,7 @@ mod links;
 mod report;
 mod sessions;
 
+pub(crate) use inbound::Route;
 pub(crate) use sessions::ReplyEvent;
 
 /// The session of messages sent with `send_to_remote_actor`, outside any proxy: their

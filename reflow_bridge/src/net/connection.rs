@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::wire::{Wire, WireSink, WireStream};
 use crate::error::BridgeError;
-use crate::hub::Hub;
+use crate::hub::{Hub, Route};
 use crate::metrics::FrameRejection;
 use crate::protocol::{self, close, DecodeError, Frame};
 use crate::session::Peer;
@@ -377,6 +377,7 @@ async fn read_loop(stream: &mut WireStream, link: &LinkHandle, hub: &Arc<Hub>) -
         };
         let data = frames.iter().filter(|f| f.seq().is_some()).count();
         hub.metrics.frame_in(bytes.len(), data);
+        let mut route = Route::default();
         for frame in frames {
             if let Some(seq) = frame.seq() {
                 if seq != expected {
@@ -389,7 +390,7 @@ async fn read_loop(stream: &mut WireStream, link: &LinkHandle, hub: &Arc<Hub>) -
                 expected += 1;
                 link.stats.messages_in.fetch_add(1, Ordering::Relaxed);
             }
-            if let Err(exit) = hub.on_frame(link, frame).await {
+            if let Err(exit) = hub.on_frame(link, frame, &mut route).await {
                 return exit;
             }
         }
