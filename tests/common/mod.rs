@@ -1,5 +1,8 @@
-//! Actors shared by the integration tests: real actors that record what they see.
+//! Helpers shared by the integration tests: real actors that record what they see, and in
+//! [`fault`] a fault-injection TCP relay.
 #![allow(dead_code, unreachable_pub, missing_docs)]
+
+pub mod fault;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
