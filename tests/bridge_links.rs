@@ -120,3 +120,20 @@ async fn a_graph_naming_an_unreachable_network_fails_with_its_name() {
     );
     assert!(text.contains("`checks`"), "{text}");
 }
+
+#[tokio::test]
+async fn a_distributed_network_can_be_shared_with_spawned_tasks() {
+    fn shareable<T: Send + Sync>(_: &T) {}
+    let (server, addr) = started("hub", "server-3").await;
+    let client = std::sync::Arc::new(
+        DistributedNetwork::new(config("spoke", "client-3"), reflow::actors::registry()).unwrap(),
+    );
+    shareable(&*client);
+    let dialer = client.clone();
+    let peer = tokio::spawn(async move { dialer.connect_to_network(&addr).await })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(peer.network_id, "hub");
+    server.shutdown().await;
+}

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use parking_lot::Mutex;
 use reflow_network::{
     Component, Graph, Message, Network, NetworkEvent, Registry, Report, RunningNetwork,
 };
@@ -35,7 +36,9 @@ pub struct PeerInfo {
 /// `add_graph` (with `actor@network` processes) for what it uses, then `start`.
 pub struct DistributedNetwork {
     hub: Arc<Hub>,
-    network: Option<Network>,
+    /// Behind a lock only so that `&self` methods can be awaited from spawned tasks (a
+    /// `Network` holds actors that are `Send` but not `Sync`); it is taken at start.
+    network: Mutex<Option<Network>>,
     running: Option<RunningNetwork>,
     exports: Vec<(String, Value)>,
     server: Option<Server>,
@@ -72,7 +75,7 @@ impl DistributedNetwork {
         network.set_resolver(Arc::new(Resolver(hub.clone())));
         Ok(DistributedNetwork {
             hub,
-            network: Some(network),
+            network: Mutex::new(Some(network)),
             running: None,
             exports: Vec::new(),
             server: None,
@@ -92,6 +95,7 @@ impl DistributedNetwork {
     /// The local network, to add processes and connections before [`start`](Self::start).
     pub fn network_mut(&mut self) -> Result<&mut Network, BridgeError> {
         self.network
+            .get_mut()
             .as_mut()
             .ok_or(BridgeError::State("the network has already started"))
     }
@@ -193,6 +197,7 @@ impl DistributedNetwork {
             .await?;
         let net = self
             .network
+            .get_mut()
             .as_mut()
             .ok_or(BridgeError::State("the network has already started"))?;
         let mut aliases = self.hub.aliases.lock();
@@ -214,11 +219,10 @@ impl DistributedNetwork {
 
     /// Subscribes to the local network's events.
     pub fn events(&self) -> Option<broadcast::Receiver<NetworkEvent>> {
-        match (&self.network, &self.running) {
-            (Some(net), _) => Some(net.events()),
-            (None, Some(running)) => Some(running.events()),
-            _ => None,
+        if let Some(net) = self.network.lock().as_ref() {
+            return Some(net.events());
         }
+        self.running.as_ref().map(RunningNetwork::events)
     }
 
     /// Starts the local network, serves links (if bound) and announces the exports.
@@ -226,6 +230,7 @@ impl DistributedNetwork {
         self.listen().await?;
         let mut network = self
             .network
+            .get_mut()
             .take()
             .ok_or(BridgeError::State("the network has already started"))?;
         let mut taps = Vec::new();
