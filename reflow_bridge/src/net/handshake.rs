@@ -11,7 +11,7 @@ use super::wire::{Wire, WireSink, WireStream};
 use crate::error::BridgeError;
 use crate::hub::Hub;
 use crate::metrics::HandshakeFailure;
-use crate::protocol::{self, Frame, RefuseReason};
+use crate::protocol::{self, close, Frame, RefuseReason};
 use crate::session::{
     fresh_nonce, ClientHandshake, HandshakeError, Limits, Peer, ServerHandshake, Step,
 };
@@ -37,28 +37,7 @@ pub(super) async fn client(
         hub.token.clone(),
         fresh_nonce(),
     );
-    let exchange = async {
-        send(sink, hello).await?;
-        loop {
-            let frame = recv(stream, hub.max_message_bytes()).await?;
-            match fsm.on_frame(frame) {
-                Ok(Step::Send(frame)) => send(sink, frame).await?,
-                Ok(Step::Done { send: reply, peer }) => {
-                    if let Some(frame) = reply {
-                        send(sink, frame).await?;
-                    }
-                    return Ok(peer);
-                }
-                Err(err) => return Err(fail(hub, sink, err).await),
-            }
-        }
-    };
-    match tokio::time::timeout(HANDSHAKE_DEADLINE, exchange).await {
-        Ok(result) => result,
-        Err(_) => Err(BridgeError::Protocol(
-            "the handshake did not complete in time".into(),
-        )),
-    }
+    exchange(hub, sink, stream, Some(hello), |frame| fsm.on_frame(frame)).await
 }
 
 /// The accepting side.
@@ -73,10 +52,26 @@ pub(super) async fn server(
         hub.token.clone(),
         fresh_nonce(),
     );
-    let exchange = async {
+    let step = |frame| fsm.on_frame(frame, |peer| admit(hub, &peer.instance_id));
+    exchange(hub, sink, stream, None, step).await
+}
+
+/// Feeds every frame that arrives to a handshake state machine and sends what it says, within
+/// the handshake deadline.
+async fn exchange(
+    hub: &Hub,
+    sink: &mut WireSink,
+    stream: &mut WireStream,
+    first: Option<Frame>,
+    mut step: impl FnMut(Frame) -> Result<Step, HandshakeError>,
+) -> Result<Peer, BridgeError> {
+    let run = async {
+        if let Some(frame) = first {
+            send(sink, frame).await?;
+        }
         loop {
             let frame = recv(stream, hub.max_message_bytes()).await?;
-            match fsm.on_frame(frame, |peer| admit(hub, &peer.instance_id)) {
+            match step(frame) {
                 Ok(Step::Send(frame)) => send(sink, frame).await?,
                 Ok(Step::Done { send: reply, peer }) => {
                     if let Some(frame) = reply {
@@ -88,17 +83,18 @@ pub(super) async fn server(
             }
         }
     };
-    match tokio::time::timeout(HANDSHAKE_DEADLINE, exchange).await {
-        Ok(result) => result,
-        Err(_) => {
-            let _ = sink
-                .send(Wire::Close(1008, "handshake timeout".into()))
-                .await;
-            Err(BridgeError::Protocol(
-                "the handshake did not complete in time".into(),
-            ))
-        }
+    if let Ok(result) = tokio::time::timeout(HANDSHAKE_DEADLINE, run).await {
+        return result;
     }
+    let _ = sink
+        .send(Wire::Close(
+            close::POLICY_VIOLATION,
+            "handshake timeout".into(),
+        ))
+        .await;
+    Err(BridgeError::Protocol(
+        "the handshake did not complete in time".into(),
+    ))
 }
 
 fn admit(hub: &Hub, instance_id: &str) -> Result<(), RefuseReason> {
