@@ -10,7 +10,7 @@ use common::fault::FaultProxy;
 use common::Record;
 use reflow::actors::Forward;
 use reflow::Message;
-use reflow_bridge::{DistributedConfig, DistributedNetwork};
+use reflow_bridge::{BridgeEvent, DistributedConfig, DistributedNetwork};
 use serde_json::json;
 
 const TOKEN: &str = "faults-token";
@@ -86,8 +86,18 @@ async fn a_silent_partition_is_noticed_by_heartbeats() {
         .await
         .unwrap();
     client.wait_peers(|p| p.len() == 1).await;
+    let mut events = client.bridge_events();
     proxy.blackhole();
     timeout(client.wait_peers(|p| p.is_empty())).await;
+    match timeout(events.recv()).await.unwrap() {
+        BridgeEvent::PeerDown {
+            network_id, reason, ..
+        } => {
+            assert_eq!(network_id, "validation");
+            assert!(reason.contains("silent"), "{reason}");
+        }
+        other => panic!("expected PeerDown, got {other:?}"),
+    }
     client.shutdown().await;
     server.shutdown().await;
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::Record;
 use reflow::{Actor, ActorResult, Context, Message, Origin, Ports};
-use reflow_bridge::{DistributedConfig, DistributedNetwork};
+use reflow_bridge::{BridgeEvent, DistributedConfig, DistributedNetwork};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -196,6 +196,7 @@ async fn a_peer_sees_the_link_go_when_the_other_side_shuts_down() {
         DistributedNetwork::new(config("visitor", false), reflow::actors::registry()).unwrap();
     client.connect_to_network(&addr).await.unwrap();
     assert_eq!(client.peers().len(), 1);
+    let mut events = client.bridge_events();
 
     server.shutdown().await;
     tokio::time::timeout(
@@ -204,5 +205,14 @@ async fn a_peer_sees_the_link_go_when_the_other_side_shuts_down() {
     )
     .await
     .expect("the client saw the link close");
+    let event = events.recv().await.unwrap();
+    let BridgeEvent::PeerDown {
+        network_id, reason, ..
+    } = event
+    else {
+        panic!("expected PeerDown, got {event:?}");
+    };
+    assert_eq!(network_id, "hub");
+    assert!(reason.contains("shutting down"), "{reason}");
     client.shutdown().await;
 }

@@ -267,6 +267,11 @@ impl DistributedNetwork {
         self.hub.send_direct(network, actor, port, msg).await
     }
 
+    /// Subscribes to peer up/down events from now on.
+    pub fn bridge_events(&self) -> broadcast::Receiver<crate::events::BridgeEvent> {
+        self.hub.events()
+    }
+
     /// The peers this instance has a link with, ordered by link.
     pub fn peers(&self) -> Vec<PeerInfo> {
         self.hub

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use reflow_bridge::{BridgeError, DistributedConfig, DistributedNetwork};
+use reflow_bridge::{BridgeError, BridgeEvent, DistributedConfig, DistributedNetwork};
 use reflow_network::{Graph, NetworkConfig};
 
 use super::run::{exit_code, log_events, RunArgs};
@@ -88,6 +88,7 @@ pub(crate) async fn run(
     let bridge = &args.bridge;
     let config = bridge.config(local)?;
     let mut dn = DistributedNetwork::new(config, reflow_actors::registry())?;
+    tokio::spawn(log_peers(dn.bridge_events()));
     if let Some(addr) = dn.listen().await? {
         eprintln!(
             "reflow: network `{}` (instance {}) listening on {addr}",
@@ -125,6 +126,32 @@ pub(crate) async fn run(
     }
     let report = dn.shutdown().await;
     Ok(exit_code(&report))
+}
+
+/// Reports links going up and down on stderr.
+async fn log_peers(mut events: tokio::sync::broadcast::Receiver<BridgeEvent>) {
+    loop {
+        match events.recv().await {
+            Ok(BridgeEvent::PeerUp {
+                network_id,
+                instance_id,
+            }) => {
+                eprintln!("reflow: peer `{network_id}` (instance {instance_id}) up");
+            }
+            Ok(BridgeEvent::PeerDown {
+                network_id,
+                instance_id,
+                reason,
+            }) => {
+                eprintln!("reflow: peer `{network_id}` (instance {instance_id}) down: {reason}");
+            }
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "peer event log lagged");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+        }
+    }
 }
 
 /// Dials `peer`, retrying while it is not reachable yet; an authentication or protocol

@@ -31,9 +31,14 @@ impl Hub {
             links.remove(&old.handle.id);
             old.handle.close(1000, "duplicate link: replaced");
         }
+        let id = entry.handle.peer.identity.clone();
         links.insert(entry.handle.id, entry);
         drop(links);
         self.metrics.links_established.inc();
+        self.emit(crate::events::BridgeEvent::PeerUp {
+            network_id: id.network_id,
+            instance_id: id.instance_id,
+        });
         self.bump();
         true
     }

@@ -81,6 +81,8 @@ pub(crate) struct Hub {
     served: Mutex<HashMap<Origin, Served>>,
     served_by_remote: Mutex<HashMap<(LinkId, u32), Origin>>,
     sessions: Mutex<HashMap<Origin, Session>>,
+    /// Peer up/down events for the application.
+    events: tokio::sync::broadcast::Sender<crate::events::BridgeEvent>,
     /// Remote actors added as graph processes (`actor@network`), for /status.
     graph_remotes: Mutex<Vec<crate::status::RemoteActorStatus>>,
 }
@@ -111,6 +113,7 @@ impl Hub {
             served_by_remote: Mutex::default(),
             sessions: Mutex::default(),
             graph_remotes: Mutex::default(),
+            events: tokio::sync::broadcast::channel(256).0,
         })
     }
 
@@ -157,9 +160,26 @@ impl Hub {
         self.graph_remotes.lock().clone()
     }
 
+    /// Subscribes to peer up/down events.
+    pub(crate) fn events(&self) -> tokio::sync::broadcast::Receiver<crate::events::BridgeEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn emit(&self, event: crate::events::BridgeEvent) {
+        let _ = self.events.send(event);
+    }
+
     pub(crate) fn link_closed(&self, link: &LinkHandle, exit: Exit) {
         tracing::info!(peer = %link.peer.identity.instance_id, network = %link.peer.identity.network_id, "link down: {}", exit.describe());
-        self.links.lock().remove(&link.id);
+        let known = self.links.lock().remove(&link.id).is_some();
+        if known {
+            let id = &link.peer.identity;
+            self.emit(crate::events::BridgeEvent::PeerDown {
+                network_id: id.network_id.clone(),
+                instance_id: id.instance_id.clone(),
+                reason: exit.describe(),
+            });
+        }
         self.metrics.links_closed.inc();
         self.drop_sessions_of(link.id);
         self.end_served_of(link.id);
