@@ -18,11 +18,7 @@ const TOKEN: &str = "faults-token";
 const BOUND: Duration = Duration::from_secs(10);
 
 fn config(network: &str, bind: bool) -> DistributedConfig {
-    let mut config = DistributedConfig::new(network);
-    config.bind = bind.then(|| "127.0.0.1:0".parse().unwrap());
-    config.auth_token = Some(TOKEN.into());
-    config.resolve_timeout = Duration::from_millis(300);
-    config
+    common::bridge_config(network, bind, Some(TOKEN))
 }
 
 /// A server exporting `echo` (a Forward) and an `inbox` that records, behind a fault proxy.

@@ -12,11 +12,8 @@ use serde_json::json;
 const TOKEN: &str = "links-token";
 
 fn config(network: &str, instance: &str) -> DistributedConfig {
-    let mut config = DistributedConfig::new(network);
+    let mut config = common::bridge_config(network, true, Some(TOKEN));
     config.instance_id = instance.into();
-    config.bind = Some("127.0.0.1:0".parse().unwrap());
-    config.auth_token = Some(TOKEN.into());
-    config.resolve_timeout = std::time::Duration::from_millis(300);
     config
 }
 

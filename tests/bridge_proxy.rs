@@ -12,13 +12,18 @@ use serde_json::{json, Value};
 const TOKEN: &str = "s3cret-shared-token";
 
 fn config(network: &str, bind: bool, token: Option<&str>) -> DistributedConfig {
-    let mut config = DistributedConfig::new(network);
-    config.bind = bind.then(|| "127.0.0.1:0".parse().unwrap());
-    config.auth_token = token.map(String::from);
-    // Peers announce their exports as soon as the link is up; an absent actor is reported
-    // after this wait.
-    config.resolve_timeout = std::time::Duration::from_millis(300);
-    config
+    common::bridge_config(network, bind, token)
+}
+
+/// A client linked to the server that has a local process named `echo` as well.
+async fn client_with_local_echo(addr: &str) -> DistributedNetwork {
+    let registry = reflow::actors::registry();
+    let mut client =
+        DistributedNetwork::new(config("producer", false, Some(TOKEN)), registry).unwrap();
+    client.connect_to_network(addr).await.unwrap();
+    let net = client.network_mut().unwrap();
+    net.add_node("echo", "Forward", Value::Null).unwrap();
+    client
 }
 
 /// A server exporting `echo` (a Forward), started and listening.
@@ -162,17 +167,7 @@ async fn wrong_and_missing_tokens_are_refused_with_a_typed_error() {
 #[tokio::test]
 async fn name_clashes_follow_the_chosen_strategy() {
     let (server, addr) = server().await;
-    let mut client = DistributedNetwork::new(
-        config("producer", false, Some(TOKEN)),
-        reflow::actors::registry(),
-    )
-    .unwrap();
-    client.connect_to_network(&addr).await.unwrap();
-    client
-        .network_mut()
-        .unwrap()
-        .add_node("echo", "Forward", Value::Null)
-        .unwrap();
+    let mut client = client_with_local_echo(&addr).await;
 
     let auto = client
         .register_remote_actor("echo", "validation")
@@ -217,17 +212,7 @@ async fn name_clashes_follow_the_chosen_strategy() {
 #[tokio::test]
 async fn fail_strategy_refuses_a_clash_and_manual_alias_names_it() {
     let (server, addr) = server().await;
-    let mut client = DistributedNetwork::new(
-        config("producer", false, Some(TOKEN)),
-        reflow::actors::registry(),
-    )
-    .unwrap();
-    client.connect_to_network(&addr).await.unwrap();
-    client
-        .network_mut()
-        .unwrap()
-        .add_node("echo", "Forward", Value::Null)
-        .unwrap();
+    let mut client = client_with_local_echo(&addr).await;
     let err = client
         .register_remote_actor_with_strategy("echo", "validation", AliasStrategy::Fail)
         .await

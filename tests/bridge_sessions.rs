@@ -19,10 +19,7 @@ use tokio::sync::oneshot;
 const TOKEN: &str = "another-shared-token";
 
 fn config(network: &str, bind: bool) -> DistributedConfig {
-    let mut config = DistributedConfig::new(network);
-    config.bind = bind.then(|| "127.0.0.1:0".parse().unwrap());
-    config.auth_token = Some(TOKEN.into());
-    config
+    common::bridge_config(network, bind, Some(TOKEN))
 }
 
 /// Echoes each message to whoever sent it; once two different sessions have spoken, emits

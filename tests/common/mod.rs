@@ -192,3 +192,17 @@ pub fn filter_ports() -> Ports {
 pub fn sink_ports() -> Ports {
     Ports::new(["in"], Vec::<String>::new())
 }
+
+/// A bridge configuration for tests: loopback, port 0 when `bind`, the given token, and a
+/// short wait for peers to announce their actors (they do as soon as a link is up).
+pub fn bridge_config(
+    network: &str,
+    bind: bool,
+    token: Option<&str>,
+) -> reflow_bridge::DistributedConfig {
+    let mut config = reflow_bridge::DistributedConfig::new(network);
+    config.bind = bind.then(|| "127.0.0.1:0".parse().unwrap());
+    config.auth_token = token.map(String::from);
+    config.resolve_timeout = Duration::from_millis(300);
+    config
+}
