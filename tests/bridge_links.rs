@@ -48,15 +48,31 @@ async fn a_simultaneous_dial_from_both_sides_leaves_one_link() {
 }
 
 #[tokio::test]
-async fn a_second_link_from_the_same_instance_is_refused() {
+async fn a_second_dial_from_the_same_process_resumes_its_link() {
     let (server, addr) = started("hub", "server-1").await;
     let client =
         DistributedNetwork::new(config("spoke", "client-1"), reflow::actors::registry()).unwrap();
     client.connect_to_network(&addr).await.unwrap();
-    let err = client.connect_to_network(&addr).await.unwrap_err();
+    client.connect_to_network(&addr).await.unwrap();
+    assert_eq!(server.bridge_status().links.len(), 1);
+    assert_eq!(client.bridge_status().links.len(), 1);
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn another_process_claiming_a_linked_instance_id_is_refused() {
+    let (server, addr) = started("hub", "server-3").await;
+    let first =
+        DistributedNetwork::new(config("spoke", "client-3"), reflow::actors::registry()).unwrap();
+    first.connect_to_network(&addr).await.unwrap();
+    let impostor =
+        DistributedNetwork::new(config("spoke", "client-3"), reflow::actors::registry()).unwrap();
+    let err = impostor.connect_to_network(&addr).await.unwrap_err();
     assert!(matches!(err, BridgeError::DuplicateInstance(_)), "{err}");
     assert_eq!(server.bridge_status().links.len(), 1);
-    client.shutdown().await;
+    first.shutdown().await;
+    impostor.shutdown().await;
     server.shutdown().await;
 }
 

@@ -26,6 +26,22 @@ pub struct DistributedConfig {
     pub heartbeat_misses: u32,
     /// Largest WebSocket message accepted or sent, in bytes.
     pub max_message_bytes: usize,
+    /// The receive window of a link: most sequenced frames a peer may send before this
+    /// instance acknowledges them. Also bounds what a sender keeps for replay.
+    pub link_window: u32,
+    /// Most bytes of unacknowledged frames a sender keeps for replay; at the limit the
+    /// producer waits (one message may exceed it by at most `max_message_bytes`).
+    pub link_window_bytes: usize,
+    /// How long a lost link waits to be resumed before it is given up: its unacknowledged
+    /// frames are then reported lost and its proxies fail.
+    pub resume_timeout: Duration,
+    /// First delay before redialling a lost link; doubled (with jitter) after each failure.
+    pub reconnect_initial: Duration,
+    /// Longest delay between redials.
+    pub reconnect_max: Duration,
+    /// How long one write to a socket may take before the connection is dropped (a peer
+    /// that accepts nothing at all); the link then reconnects and resumes.
+    pub write_timeout: Duration,
     /// How long `shutdown` waits for links and the local network to drain.
     pub shutdown_deadline: Duration,
     /// How long resolving `actor@network` waits for the peer to announce the actor.
@@ -47,6 +63,12 @@ impl DistributedConfig {
             heartbeat_interval_ms: 1000,
             heartbeat_misses: 3,
             max_message_bytes: 4 << 20,
+            link_window: 1024,
+            link_window_bytes: 8 << 20,
+            resume_timeout: Duration::from_secs(30),
+            reconnect_initial: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
             shutdown_deadline: Duration::from_secs(5),
             resolve_timeout: Duration::from_secs(10),
             local: NetworkConfig::default(),

@@ -277,6 +277,7 @@ impl DistributedNetwork {
         self.hub
             .links()
             .into_iter()
+            .filter(|l| l.handle.is_connected())
             .map(|l| PeerInfo {
                 network_id: l.handle.peer.identity.network_id.clone(),
                 instance_id: l.handle.peer.identity.instance_id.clone(),
@@ -317,7 +318,7 @@ impl DistributedNetwork {
             Some(running) => running.shutdown(deadline).await,
             None => Report::default(),
         };
-        self.hub.close_all(1001, "shutting down").await;
+        self.hub.close_all(1001, "shutting down");
         self.hub.wait_links_closed(deadline).await;
         if let Some(server) = self.server.take() {
             server.stop().await;

@@ -12,7 +12,8 @@ pub enum BridgeEvent {
         instance_id: String,
     },
     /// A link to a peer instance went down: closed by either side, lost, rejected, or the
-    /// peer fell silent past the heartbeat budget. Proxies using it fail.
+    /// peer fell silent past the heartbeat budget. A lost link is resumed when the peer
+    /// comes back (`LinkResumed`); proxies fail only when it is given up.
     PeerDown {
         /// The peer's network id.
         network_id: String,
@@ -20,6 +21,29 @@ pub enum BridgeEvent {
         instance_id: String,
         /// Why, for people: `peer silent for 3012 ms: declared down`, `closed by the peer
         /// (1001): shutting down`, ...
+        reason: String,
+    },
+    /// A lost link to a peer was resumed on a new connection: nothing was lost, and the
+    /// frames the peer had not received were sent again.
+    LinkResumed {
+        /// The peer's network id.
+        network_id: String,
+        /// The peer's instance id.
+        instance_id: String,
+        /// Frames sent again on the new connection.
+        replayed: u64,
+    },
+    /// Messages sent to a peer will never be delivered: the link was given up (the peer
+    /// restarted, or did not come back within the resume timeout, or this side shut down
+    /// with messages still unacknowledged). Never silent.
+    MessagesLost {
+        /// The peer's network id.
+        network_id: String,
+        /// The peer's instance id.
+        instance_id: String,
+        /// How many sequenced frames (messages, ends, replies) were lost.
+        count: u64,
+        /// Why the link was given up.
         reason: String,
     },
 }

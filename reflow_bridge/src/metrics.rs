@@ -90,11 +90,13 @@ pub(crate) enum FrameRejection {
     UnknownTarget,
     /// A control frame that has no place after the handshake.
     Unexpected,
+    /// A sequenced frame beyond the receive window the peer was given.
+    WindowExceeded,
 }
 
 impl FrameRejection {
     /// Every reason, in rendering order.
-    pub(crate) const ALL: [Self; 7] = [
+    pub(crate) const ALL: [Self; 8] = [
         Self::Oversized,
         Self::Malformed,
         Self::UnknownKind,
@@ -102,6 +104,7 @@ impl FrameRejection {
         Self::OutOfOrder,
         Self::UnknownTarget,
         Self::Unexpected,
+        Self::WindowExceeded,
     ];
 
     /// The label value.
@@ -114,6 +117,7 @@ impl FrameRejection {
             Self::OutOfOrder => "out_of_order",
             Self::UnknownTarget => "unknown_target",
             Self::Unexpected => "unexpected",
+            Self::WindowExceeded => "window_exceeded",
         }
     }
 }
@@ -157,6 +161,16 @@ pub(crate) struct Metrics {
     pub(crate) connections_refused: Counter,
     /// HTTP requests for a path the bridge does not serve.
     pub(crate) http_requests_not_found: Counter,
+    /// Lost links resumed on a new connection.
+    pub(crate) link_resumes: Counter,
+    /// Redials of lost links.
+    pub(crate) reconnect_attempts: Counter,
+    /// Sequenced frames sent again on resumed connections.
+    pub(crate) messages_replayed: Counter,
+    /// Replayed frames the receiver already had, dropped.
+    pub(crate) duplicates_dropped: Counter,
+    /// Sequenced frames that will never be delivered (links given up, unsendable frames).
+    pub(crate) messages_lost: Counter,
     handshake_failures: [Counter; HandshakeFailure::ALL.len()],
     rejected_frames: [Counter; FrameRejection::ALL.len()],
 }
@@ -222,6 +236,11 @@ impl Metrics {
             &self.frames_out,
             &self.connections_refused,
             &self.http_requests_not_found,
+            &self.link_resumes,
+            &self.reconnect_attempts,
+            &self.messages_replayed,
+            &self.duplicates_dropped,
+            &self.messages_lost,
         ]
     }
 
@@ -284,7 +303,7 @@ fn render_gauges(out: &mut Exposition, gauges: &Gauges) {
 }
 
 /// Name and help of each unlabelled counter, in the order of `Metrics::plain_counters`.
-const PLAIN_COUNTERS: [(&str, &str); 10] = [
+const PLAIN_COUNTERS: [(&str, &str); 15] = [
     (
         "links_established_total",
         "Links that completed the handshake.",
@@ -303,6 +322,23 @@ const PLAIN_COUNTERS: [(&str, &str); 10] = [
     (
         "http_requests_not_found_total",
         "HTTP requests for an unknown path.",
+    ),
+    (
+        "link_resumes_total",
+        "Lost links resumed on a new connection.",
+    ),
+    ("reconnect_attempts_total", "Redials of lost links."),
+    (
+        "messages_replayed_total",
+        "Sequenced frames sent again on resumed connections.",
+    ),
+    (
+        "duplicates_dropped_total",
+        "Replayed frames the receiver already had, dropped.",
+    ),
+    (
+        "messages_lost_total",
+        "Sequenced frames that will never be delivered.",
     ),
 ];
 

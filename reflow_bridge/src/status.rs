@@ -35,7 +35,7 @@ pub enum LinkState {
     Connecting,
     /// Handshake done, messages flow.
     Up,
-    /// Lost; may be redialled.
+    /// Connection lost; waiting to be resumed (the dialling side redials).
     Down,
 }
 
@@ -60,6 +60,12 @@ pub struct LinkStatus {
     pub messages_out: u64,
     /// Messages waiting in the link's outbox.
     pub queue_depth: u64,
+    /// Messages sent and not yet acknowledged by the peer (kept for replay).
+    pub unacked: u64,
+    /// How many times the link was resumed on a new connection.
+    pub resumes: u64,
+    /// Messages sent again on resumed connections.
+    pub replayed: u64,
 }
 
 /// One exported local actor and its ports.

@@ -42,6 +42,9 @@ fn test_status() -> Status {
             messages_in: 1,
             messages_out: 2,
             queue_depth: 0,
+            unacked: 0,
+            resumes: 0,
+            replayed: 0,
         }],
         ..Status::default()
     }

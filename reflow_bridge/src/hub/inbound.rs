@@ -4,7 +4,7 @@ use reflow_network::{Injector, Origin};
 
 use super::{Hub, ReplyEvent};
 use crate::metrics::FrameRejection;
-use crate::net::{Exit, LinkHandle};
+use crate::net::LinkHandle;
 use crate::protocol::Frame;
 
 /// Where the data frames of one incoming WebSocket message go. A batch usually holds a run
@@ -25,14 +25,9 @@ struct Target {
 }
 
 impl Hub {
-    /// Handles one frame from `link`; `route` carries lookups from frame to frame of one
-    /// message. An error ends the link with that exit.
-    pub(crate) async fn on_frame(
-        &self,
-        link: &LinkHandle,
-        frame: Frame,
-        route: &mut Route,
-    ) -> Result<(), Exit> {
+    /// Delivers one sequenced frame from `link`, waiting while the target is full; `route`
+    /// carries lookups from frame to frame of one run. Control frames never get here.
+    pub(crate) async fn on_frame(&self, link: &LinkHandle, frame: Frame, route: &mut Route) {
         if !matches!(frame, Frame::Data { .. }) {
             route.last = None;
         }
@@ -45,7 +40,7 @@ impl Hub {
                 ..
             } => {
                 let Some(target) = self.target(route, link, actor, origin) else {
-                    return Ok(());
+                    return;
                 };
                 if let Err(err) = target.injector.send(&port, target.local, payload).await {
                     self.metrics.frame_rejected(FrameRejection::UnknownTarget);
@@ -56,7 +51,7 @@ impl Hub {
                 let (Some(local), Some(injector)) =
                     (self.known_served(link.id, origin), self.injector(&actor))
                 else {
-                    return Ok(());
+                    return;
                 };
                 let _ = injector.end(local).await;
             }
@@ -76,9 +71,11 @@ impl Hub {
                 }
                 self.close_session(origin);
             }
-            other => return self.on_control(link, other).await,
+            other => tracing::error!(
+                kind = other.kind(),
+                "a control frame was queued for delivery"
+            ),
         }
-        Ok(())
     }
 
     /// The export and local origin for data from session `remote` of `link` to `actor`:
@@ -110,30 +107,5 @@ impl Hub {
             });
         }
         route.last.as_ref()
-    }
-
-    async fn on_control(&self, link: &LinkHandle, frame: Frame) -> Result<(), Exit> {
-        match frame {
-            Frame::Exports { actors } => self.set_peer_exports(link, actors),
-            Frame::Heartbeat { id } => {
-                let _ = link.send(Frame::HeartbeatAck { id }).await;
-            }
-            Frame::HeartbeatAck { id } => {
-                let rtt = self.now_us().saturating_sub(id);
-                link.stats
-                    .latency_us
-                    .store(rtt, std::sync::atomic::Ordering::Relaxed);
-            }
-            Frame::Bye { reason } => return Err(Exit::PeerClosed(1001, reason)),
-            Frame::Ack { .. } => {}
-            other => {
-                self.metrics.frame_rejected(FrameRejection::Unexpected);
-                return Err(Exit::Rejected(
-                    1002,
-                    format!("unexpected {} after the handshake", other.kind()),
-                ));
-            }
-        }
-        Ok(())
     }
 }

@@ -1,46 +1,131 @@
 //! The link table: one link per peer instance, found by network id, with the peer's exports.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Hub, LinkEntry};
 use crate::error::BridgeError;
-use crate::net::LinkHandle;
-use crate::protocol::ExportedActor;
-use crate::session::keep_existing;
+use crate::net::{link, Connection, Decision, LinkHandle};
+use crate::protocol::{close, ExportedActor};
+use crate::session::{keep_existing, Identity, Peer};
 
 impl Hub {
-    /// Records a new authenticated link. When a link to the same peer instance already
-    /// exists (both sides dialled at once), the one dialled by the smaller instance id
-    /// stays and the other is closed, on both sides alike. Returns whether the new one stays.
-    pub(crate) fn add_link(&self, entry: LinkEntry) -> bool {
-        let peer = entry.handle.peer.identity.instance_id.clone();
-        let new_dialer = self.dialer_of(&entry);
-        let mut links = self.links.lock();
-        let existing = links
-            .values()
-            .find(|l| l.handle.peer.identity.instance_id == peer)
-            .cloned();
-        if let Some(old) = existing {
-            if keep_existing(&self.dialer_of(&old), &new_dialer) {
-                drop(links);
-                entry
-                    .handle
-                    .close(1000, "duplicate link: keeping the older one");
-                return false;
+    /// Carries out what the `Resume` exchange decided for a new connection: hand it to the
+    /// session it resumes, or start a fresh session (giving up any older one with the same
+    /// peer instance).
+    pub(crate) fn settle(
+        self: &Arc<Self>,
+        peer: Peer,
+        decision: Decision,
+        connection: Connection,
+    ) -> Result<LinkHandle, BridgeError> {
+        match decision {
+            Decision::Resume(session) => {
+                let link = self
+                    .session_with(&peer.identity)
+                    .filter(|l| l.session == session);
+                let Some(link) = link else {
+                    return Err(BridgeError::Protocol(
+                        "the session to resume is gone".into(),
+                    ));
+                };
+                link.attach(connection)?;
+                Ok(link)
             }
-            links.remove(&old.handle.id);
-            old.handle.close(1000, "duplicate link: replaced");
+            Decision::Fresh(session) => self.fresh_link(peer, session, connection),
         }
-        let id = entry.handle.peer.identity.clone();
-        links.insert(entry.handle.id, entry);
+    }
+
+    /// Starts a fresh session on `connection`. Two connections completing at once between
+    /// the same instances (both dialled) keep one: when a link to the same incarnation is up,
+    /// the one dialled by the smaller instance id stays, on both sides alike.
+    fn fresh_link(
+        self: &Arc<Self>,
+        peer: Peer,
+        session: u64,
+        connection: Connection,
+    ) -> Result<LinkHandle, BridgeError> {
+        let new_dialer = if connection.dialed_by_us {
+            self.me.instance_id.clone()
+        } else {
+            peer.identity.instance_id.clone()
+        };
+        let (address, dialed_by_us) = (connection.address.clone(), connection.dialed_by_us);
+        let mut links = self.links.lock();
+        let older: Vec<LinkEntry> = links
+            .values()
+            .filter(|l| l.handle.peer.identity.instance_id == peer.identity.instance_id)
+            .cloned()
+            .collect();
+        for entry in &older {
+            let same = entry.handle.peer.identity == peer.identity;
+            if same
+                && entry.handle.is_connected()
+                && keep_existing(&self.dialer_of(entry), &new_dialer)
+            {
+                return Err(BridgeError::DuplicateInstance(format!(
+                    "a link to {} is already up; keeping it",
+                    peer.identity.instance_id
+                )));
+            }
+        }
+        for entry in &older {
+            links.remove(&entry.handle.id);
+        }
+        let id = peer.identity.clone();
+        let handle = link::spawn(self, peer, session, connection, |handle| {
+            links.insert(
+                handle.id,
+                LinkEntry {
+                    handle: handle.clone(),
+                    address,
+                    dialed_by_us,
+                    exports: Vec::new(),
+                },
+            );
+        });
         drop(links);
+        for entry in older {
+            self.retire(&entry.handle);
+            entry
+                .handle
+                .close(close::NORMAL, "replaced by a new session");
+        }
         self.metrics.links_established.inc();
         self.emit(crate::events::BridgeEvent::PeerUp {
             network_id: id.network_id,
             instance_id: id.instance_id,
         });
         self.bump();
-        true
+        Ok(handle)
+    }
+
+    /// The open link with exactly this peer incarnation, if any.
+    pub(crate) fn session_with(&self, peer: &Identity) -> Option<LinkHandle> {
+        self.links
+            .lock()
+            .values()
+            .find(|l| &l.handle.peer.identity == peer && !l.handle.is_closed())
+            .map(|l| l.handle.clone())
+    }
+
+    /// Whether another process claims this instance id: a link to it is up with another
+    /// incarnation (a restarted peer's old link is down by then, or goes down soon).
+    pub(crate) fn is_live_duplicate(&self, peer: &Identity) -> bool {
+        self.links.lock().values().any(|l| {
+            let id = &l.handle.peer.identity;
+            id.instance_id == peer.instance_id
+                && id.incarnation != peer.incarnation
+                && l.handle.is_connected()
+        })
+    }
+
+    /// Records the connection a link now runs on.
+    pub(crate) fn set_link_address(&self, link: &LinkHandle, address: &str, dialed_by_us: bool) {
+        if let Some(entry) = self.links.lock().get_mut(&link.id) {
+            entry.address = address.to_string();
+            entry.dialed_by_us = dialed_by_us;
+        }
     }
 
     fn dialer_of(&self, entry: &LinkEntry) -> String {
@@ -49,14 +134,6 @@ impl Hub {
         } else {
             entry.handle.peer.identity.instance_id.clone()
         }
-    }
-
-    /// Whether an instance with this id already has a link here.
-    pub(crate) fn has_instance(&self, instance_id: &str) -> bool {
-        self.links
-            .lock()
-            .values()
-            .any(|l| l.handle.peer.identity.instance_id == instance_id)
     }
 
     /// How many links are up.
@@ -142,12 +219,13 @@ impl Hub {
     }
 
     /// Says `Bye` on every link, then closes it with `code` (1001 on shutdown).
-    pub(crate) async fn close_all(&self, code: u16, reason: &str) {
+    pub(crate) fn close_all(&self, code: u16, reason: &str) {
         for link in self.links() {
             let bye = crate::protocol::Frame::Bye {
                 reason: reason.to_string(),
             };
-            let _ = link.handle.send(bye).await;
+            // A link between connections with a full outbox gets no Bye: only the close.
+            let _ = link.handle.try_send(bye);
             link.handle.close(code, reason);
         }
     }

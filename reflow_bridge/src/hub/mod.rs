@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::alias::AliasRegistry;
 use crate::config::DistributedConfig;
+use crate::events::BridgeEvent;
 use crate::metrics::Metrics;
 use crate::net::{Exit, LinkHandle, LinkId};
 use crate::protocol::ExportedActor;
@@ -169,18 +170,47 @@ impl Hub {
         let _ = self.events.send(event);
     }
 
-    pub(crate) fn link_closed(&self, link: &LinkHandle, exit: Exit) {
-        tracing::info!(peer = %link.peer.identity.instance_id, network = %link.peer.identity.network_id, "link down: {}", exit.describe());
-        let known = self.links.lock().remove(&link.id).is_some();
-        if known {
-            let id = &link.peer.identity;
-            self.emit(crate::events::BridgeEvent::PeerDown {
+    /// A link ended for good: forget it, fail its proxies, end the sessions it served, and
+    /// report what it never delivered. `was_up`: a connection was attached when it ended.
+    pub(crate) fn link_closed(&self, link: &LinkHandle, exit: Exit, lost: u64, was_up: bool) {
+        let id = &link.peer.identity;
+        tracing::info!(peer = %id.instance_id, network = %id.network_id, lost, "link closed: {}", exit.describe());
+        self.links.lock().remove(&link.id);
+        if was_up {
+            self.emit(BridgeEvent::PeerDown {
                 network_id: id.network_id.clone(),
                 instance_id: id.instance_id.clone(),
                 reason: exit.describe(),
             });
         }
+        if lost > 0 {
+            self.metrics.messages_lost.add(lost);
+            tracing::warn!(peer = %id.instance_id, "{lost} messages sent to the peer were never acknowledged: lost");
+            self.emit(BridgeEvent::MessagesLost {
+                network_id: id.network_id.clone(),
+                instance_id: id.instance_id.clone(),
+                count: lost,
+                reason: exit.describe(),
+            });
+        }
         self.metrics.links_closed.inc();
+        self.retire(link);
+    }
+
+    /// A link lost its connection and waits to be resumed.
+    pub(crate) fn link_suspended(&self, link: &LinkHandle, exit: &Exit) {
+        let id = &link.peer.identity;
+        tracing::info!(peer = %id.instance_id, network = %id.network_id, "link down, waiting to resume: {}", exit.describe());
+        self.emit(BridgeEvent::PeerDown {
+            network_id: id.network_id.clone(),
+            instance_id: id.instance_id.clone(),
+            reason: exit.describe(),
+        });
+        self.bump();
+    }
+
+    /// Fails the proxies of a link that ended and ends the sessions it served.
+    pub(super) fn retire(&self, link: &LinkHandle) {
         self.drop_sessions_of(link.id);
         self.end_served_of(link.id);
         self.bump();

@@ -19,12 +19,19 @@ impl Hub {
                     peer_network: l.handle.peer.identity.network_id.clone(),
                     peer_instance: l.handle.peer.identity.instance_id.clone(),
                     address: l.address.clone(),
-                    state: LinkState::Up,
+                    state: if l.handle.is_connected() {
+                        LinkState::Up
+                    } else {
+                        LinkState::Down
+                    },
                     dialed_by_us: l.dialed_by_us,
                     latency_ms: (latency > 0).then(|| latency as f64 / 1000.0),
                     messages_in: stats.messages_in.load(Ordering::Relaxed),
                     messages_out: stats.messages_out.load(Ordering::Relaxed),
                     queue_depth: l.handle.queue_depth() as u64,
+                    unacked: stats.unacked.load(Ordering::Relaxed),
+                    resumes: stats.resumes.load(Ordering::Relaxed),
+                    replayed: stats.replayed.load(Ordering::Relaxed),
                 }
             })
             .collect();

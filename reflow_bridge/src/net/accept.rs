@@ -7,11 +7,11 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::handshake::{after_link_up, server};
+use super::handshake::server;
 use super::wire::from_axum;
 use crate::error::BridgeError;
 use crate::http::{self, HttpState, WsLimits};
-use crate::hub::{Hub, LinkEntry};
+use crate::hub::Hub;
 
 /// A running server.
 #[derive(Debug)]
@@ -80,18 +80,8 @@ async fn accept(hub: Arc<Hub>, socket: axum::extract::ws::WebSocket, from: Socke
             return;
         }
     };
-    let register = |link: &crate::net::LinkHandle| {
-        hub.add_link(LinkEntry {
-            handle: link.clone(),
-            address: from.to_string(),
-            dialed_by_us: false,
-            exports: Vec::new(),
-        })
-    };
-    let capacity = hub.config.local.capacity;
-    if let Some(link) =
-        super::connection::spawn(sink, stream, peer, hub.clone(), capacity, register)
-    {
-        after_link_up(&hub, &link).await;
+    let address = from.to_string();
+    if let Err(err) = super::resume::establish(&hub, sink, stream, peer, false, address).await {
+        tracing::warn!(%from, "link not started: {err}");
     }
 }

@@ -1,4 +1,5 @@
-//! Dialling a peer: WebSocket connect with TCP_NODELAY, the client handshake, then the link.
+//! Dialling a peer: WebSocket connect with TCP_NODELAY, the client handshake, then the
+//! `Resume` exchange that resumes or starts the link.
 
 use std::sync::Arc;
 
@@ -7,12 +8,11 @@ use tokio::net::TcpStream;
 use super::handshake::client;
 use super::wire::from_tungstenite;
 use crate::error::BridgeError;
-use crate::hub::{Hub, LinkEntry};
-use crate::net::LinkHandle;
+use crate::hub::Hub;
 use crate::session::Peer;
 
 /// Connects to `addr` (`host:port`, `ws://host:port` or a full `ws://` URL), authenticates
-/// both ways, registers the link and returns the peer.
+/// both ways, resumes or starts the link and returns the peer.
 pub(crate) async fn dial(hub: Arc<Hub>, addr: &str) -> Result<Arc<Peer>, BridgeError> {
     let url = ws_url(addr);
     let host = url
@@ -37,25 +37,8 @@ pub(crate) async fn dial(hub: Arc<Hub>, addr: &str) -> Result<Arc<Peer>, BridgeE
             .map_err(|e| BridgeError::WebSocket(format!("upgrade to {url} failed: {e}")))?;
     let (mut sink, mut stream) = from_tungstenite(socket);
     let peer = client(&hub, &mut sink, &mut stream).await?;
-    let address = host.clone();
-    let register = |link: &LinkHandle| {
-        hub.add_link(LinkEntry {
-            handle: link.clone(),
-            address,
-            dialed_by_us: true,
-            exports: Vec::new(),
-        })
-    };
-    let capacity = hub.config.local.capacity;
-    let Some(link) = super::connection::spawn(sink, stream, peer, hub.clone(), capacity, register)
-    else {
-        return Err(BridgeError::DuplicateInstance(format!(
-            "a link to the instance at {host} already exists"
-        )));
-    };
-    let peer = link.peer.clone();
-    super::handshake::after_link_up(&hub, &link).await;
-    Ok(peer)
+    let link = super::resume::establish(&hub, sink, stream, peer, true, host).await?;
+    Ok(link.peer.clone())
 }
 
 fn ws_url(addr: &str) -> String {

@@ -1,19 +1,17 @@
 //! Runs the handshake state machines over a socket: one frame per WebSocket message, a
 //! deadline for the whole exchange, the refusal sent before closing.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 
-use super::connection::LinkHandle;
 use super::wire::{Wire, WireSink, WireStream};
 use crate::error::BridgeError;
 use crate::hub::Hub;
 use crate::metrics::HandshakeFailure;
 use crate::protocol::{self, close, Frame, RefuseReason};
 use crate::session::{
-    fresh_nonce, ClientHandshake, HandshakeError, Limits, Peer, ServerHandshake, Step,
+    fresh_nonce, ClientHandshake, HandshakeError, Identity, Limits, Peer, ServerHandshake, Step,
 };
 
 /// How long a peer has to complete the handshake.
@@ -52,7 +50,7 @@ pub(super) async fn server(
         hub.token.clone(),
         fresh_nonce(),
     );
-    let step = |frame| fsm.on_frame(frame, |peer| admit(hub, &peer.instance_id));
+    let step = |frame| fsm.on_frame(frame, |peer| admit(hub, peer));
     exchange(hub, sink, stream, None, step).await
 }
 
@@ -97,11 +95,14 @@ async fn exchange(
     ))
 }
 
-fn admit(hub: &Hub, instance_id: &str) -> Result<(), RefuseReason> {
-    if instance_id == hub.me.instance_id || hub.has_instance(instance_id) {
+/// Refuses ourselves, and a live duplicate (another process with the same instance id);
+/// a reconnecting or restarted peer is let in. Only a new peer counts towards the limit.
+fn admit(hub: &Hub, peer: &Identity) -> Result<(), RefuseReason> {
+    if peer.instance_id == hub.me.instance_id || hub.is_live_duplicate(peer) {
         return Err(RefuseReason::DuplicateInstance);
     }
-    if hub.link_count() >= hub.config.max_connections {
+    let known = hub.session_with(peer).is_some();
+    if !known && hub.link_count() >= hub.config.max_connections {
         return Err(RefuseReason::TooManyConnections);
     }
     Ok(())
@@ -156,14 +157,14 @@ fn into_bridge_error(err: HandshakeError) -> BridgeError {
     }
 }
 
-async fn send(sink: &mut WireSink, frame: Frame) -> Result<(), BridgeError> {
+pub(super) async fn send(sink: &mut WireSink, frame: Frame) -> Result<(), BridgeError> {
     let bytes = protocol::encode(&[frame]).map_err(|e| BridgeError::Protocol(e.to_string()))?;
     sink.send(Wire::Binary(bytes))
         .await
         .map_err(BridgeError::WebSocket)
 }
 
-async fn recv(stream: &mut WireStream, max: usize) -> Result<Frame, BridgeError> {
+pub(super) async fn recv(stream: &mut WireStream, max: usize) -> Result<Frame, BridgeError> {
     loop {
         let bytes = match stream.next().await {
             Some(Ok(Wire::Binary(bytes))) => bytes,
@@ -202,12 +203,4 @@ async fn recv(stream: &mut WireStream, max: usize) -> Result<Frame, BridgeError>
             return Ok(frame);
         }
     }
-}
-
-/// Once a link is up: announce our exports (the link task sends the heartbeats).
-pub(super) async fn after_link_up(hub: &Arc<Hub>, link: &LinkHandle) {
-    let exports = Frame::Exports {
-        actors: hub.export_list(),
-    };
-    let _ = link.send(exports).await;
 }

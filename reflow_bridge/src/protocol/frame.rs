@@ -11,7 +11,7 @@ pub(crate) type Nonce = [u8; 32];
 
 /// How many kinds of frame this protocol version knows; a variant index at or above it is an
 /// unknown kind (see `DecodeError::UnknownKind`).
-pub(crate) const KIND_COUNT: u32 = 14;
+pub(crate) const KIND_COUNT: u32 = 15;
 
 /// One unit of the wire protocol. The variant order is the wire encoding: never reorder, only
 /// append (and appending a kind means bumping `PROTOCOL_VERSION`).
@@ -140,6 +140,20 @@ pub(crate) enum Frame {
         /// The highest sequence number delivered, 0 for none.
         seq: u64,
     },
+    /// Both sides, first frame after the handshake on every connection: which link session
+    /// the sender holds with this peer incarnation, how far it has received, and how many
+    /// unacknowledged frames it accepts. Equal non-zero sessions on both sides resume that
+    /// session; anything else starts a fresh one (see `docs/protocol.md`, "Resume").
+    Resume {
+        /// The session the sender holds with this peer incarnation, 0 for none.
+        session: u64,
+        /// The highest sequence number received from the peer in that session.
+        received: u64,
+        /// The receive window: most sequenced frames the peer may have unacknowledged.
+        window: u32,
+        /// Random; a fresh session's id is the two sides' salts combined.
+        salt: u64,
+    },
 }
 
 /// Why a handshake was refused, carried by `Frame::Refuse`.
@@ -244,6 +258,7 @@ impl Frame {
             Frame::Reply { .. } => "reply",
             Frame::ReplyEnd { .. } => "reply_end",
             Frame::Ack { .. } => "ack",
+            Frame::Resume { .. } => "resume",
         }
     }
 

@@ -14,7 +14,7 @@ pub(crate) use frame::{ExportedActor, Frame, Nonce, RefuseReason};
 pub(crate) use payload::MAX_DEPTH;
 
 /// The protocol version this build speaks, first in every envelope and in the handshake.
-pub(crate) const PROTOCOL_VERSION: u16 = 1;
+pub(crate) const PROTOCOL_VERSION: u16 = 2;
 
 /// The WebSocket close codes the bridge uses (RFC 6455, section 7.4.1).
 pub(crate) mod close {
@@ -33,6 +33,11 @@ pub(crate) mod close {
     pub(crate) const POLICY_VIOLATION: u16 = 1008;
     /// Message too big: over the size limit, or too many frames in one message.
     pub(crate) const TOO_BIG: u16 = 1009;
+    /// Internal error: this side could not encode what it had to send.
+    pub(crate) const INTERNAL_ERROR: u16 = 1011;
+    /// Private use: this connection ends but the link session lives on; the dialling side
+    /// reconnects and both resume where they were.
+    pub(crate) const RECONNECT: u16 = 4000;
 }
 
 /// Tests, and sample frames the session tests reuse.

@@ -28,6 +28,9 @@ fn status_serialises_to_the_documented_shape() {
             messages_in: 3,
             messages_out: 4,
             queue_depth: 1,
+            unacked: 2,
+            resumes: 1,
+            replayed: 5,
         }],
         exported: vec![ExportStatus {
             name: "sink".into(),
@@ -44,7 +47,8 @@ fn status_serialises_to_the_documented_shape() {
         "links": [{
             "peer_network": "beta", "peer_instance": "i-2", "address": "127.0.0.1:9000",
             "state": "up", "dialed_by_us": true, "latency_ms": 0.5,
-            "messages_in": 3, "messages_out": 4, "queue_depth": 1
+            "messages_in": 3, "messages_out": 4, "queue_depth": 1,
+            "unacked": 2, "resumes": 1, "replayed": 5
         }],
         "exported": [{"name": "sink", "inports": ["in"], "outports": []}],
         "remote_actors": [
@@ -72,6 +76,9 @@ fn link_states_are_lowercase_and_missing_latency_is_null() {
         messages_in: 0,
         messages_out: 0,
         queue_depth: 0,
+        unacked: 0,
+        resumes: 0,
+        replayed: 0,
     };
     assert_eq!(
         serde_json::to_value(&link).unwrap()["latency_ms"],

@@ -1,0 +1,153 @@
+//! The read half of a connection: checks and decodes each message, queues sequenced frames
+//! for the delivery task (dropping those already received, which a resumed connection may
+//! send again), and handles control frames at once. It never awaits anything but the socket,
+//! so heartbeats keep flowing whatever the local actors do.
+
+use std::sync::atomic::Ordering;
+
+use futures::StreamExt;
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+use super::link::LinkHandle;
+use super::wire::{Wire, WireStream};
+use super::Exit;
+use crate::hub::Hub;
+use crate::metrics::FrameRejection;
+use crate::protocol::{self, close, DecodeError, Frame};
+
+/// Most frames accepted in one WebSocket message.
+const MAX_FRAMES_IN: usize = 4096;
+
+/// Reads until the connection ends; returns why.
+pub(crate) async fn run(
+    stream: &mut WireStream,
+    inbound: &mpsc::Sender<Frame>,
+    link: &LinkHandle,
+    hub: &Hub,
+) -> Exit {
+    while let Some(item) = stream.next().await {
+        link.stats
+            .last_seen_us
+            .store(hub.now_us(), Ordering::Relaxed);
+        let bytes = match item {
+            Ok(Wire::Binary(bytes)) => bytes,
+            Ok(Wire::Close(code, reason)) => return Exit::PeerClosed(code, reason),
+            Ok(Wire::Other) => continue,
+            Ok(Wire::Text) => {
+                hub.metrics.frame_rejected(FrameRejection::Malformed);
+                let reason = "text messages are not part of the protocol".to_string();
+                return Exit::Rejected(close::UNSUPPORTED_DATA, reason);
+            }
+            Err(err) => return classify_read_error(err, hub),
+        };
+        if let Err(exit) = on_message(&bytes, inbound, link, hub) {
+            return exit;
+        }
+    }
+    Exit::Dropped("the connection ended without a close".to_string())
+}
+
+fn on_message(
+    bytes: &[u8],
+    inbound: &mpsc::Sender<Frame>,
+    link: &LinkHandle,
+    hub: &Hub,
+) -> Result<(), Exit> {
+    let max = hub.max_message_bytes();
+    if bytes.len() > max {
+        hub.metrics.frame_rejected(FrameRejection::Oversized);
+        let reason = format!("message of {} bytes exceeds {max}", bytes.len());
+        return Err(Exit::Rejected(close::TOO_BIG, reason));
+    }
+    link.stats
+        .bytes_in
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    let frames = protocol::decode_limited(bytes, MAX_FRAMES_IN).map_err(|e| rejected(hub, &e))?;
+    let data = frames.iter().filter(|f| f.seq().is_some()).count();
+    hub.metrics.frame_in(bytes.len(), data);
+    for frame in frames {
+        match frame.seq() {
+            Some(seq) => on_sequenced(seq, frame, inbound, link, hub)?,
+            None => on_control(frame, link, hub)?,
+        }
+    }
+    Ok(())
+}
+
+/// Queues the next sequenced frame; drops one already received; a gap is a protocol error.
+fn on_sequenced(
+    seq: u64,
+    frame: Frame,
+    inbound: &mpsc::Sender<Frame>,
+    link: &LinkHandle,
+    hub: &Hub,
+) -> Result<(), Exit> {
+    let received = link.state.received.load(Ordering::Acquire);
+    if seq <= received {
+        hub.metrics.duplicates_dropped.inc();
+        return Ok(());
+    }
+    if seq != received + 1 {
+        hub.metrics.frame_rejected(FrameRejection::OutOfOrder);
+        let reason = format!("frame {seq} arrived, {} expected", received + 1);
+        return Err(Exit::Rejected(close::PROTOCOL_ERROR, reason));
+    }
+    match inbound.try_send(frame) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            hub.metrics.frame_rejected(FrameRejection::WindowExceeded);
+            let reason = "the peer sent more than the receive window".to_string();
+            return Err(Exit::Rejected(close::POLICY_VIOLATION, reason));
+        }
+        Err(TrySendError::Closed(_)) => {
+            return Err(Exit::Closed(close::GOING_AWAY, "link closed".into()));
+        }
+    }
+    link.state.received.store(seq, Ordering::Release);
+    link.stats.messages_in.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+fn on_control(frame: Frame, link: &LinkHandle, hub: &Hub) -> Result<(), Exit> {
+    match frame {
+        Frame::Ack { seq } => {
+            link.state.peer_acked.fetch_max(seq, Ordering::AcqRel);
+            link.state.wake.notify_one();
+        }
+        Frame::Heartbeat { id } => {
+            link.state.pong.store(id.max(1), Ordering::Release);
+            link.state.wake.notify_one();
+        }
+        Frame::HeartbeatAck { id } => {
+            let rtt = hub.now_us().saturating_sub(id);
+            link.stats.latency_us.store(rtt, Ordering::Relaxed);
+        }
+        Frame::Exports { actors } => hub.set_peer_exports(link, actors),
+        Frame::Bye { reason } => return Err(Exit::PeerClosed(close::GOING_AWAY, reason)),
+        other => {
+            hub.metrics.frame_rejected(FrameRejection::Unexpected);
+            let reason = format!("unexpected {} after the handshake", other.kind());
+            return Err(Exit::Rejected(close::PROTOCOL_ERROR, reason));
+        }
+    }
+    Ok(())
+}
+
+fn rejected(hub: &Hub, err: &DecodeError) -> Exit {
+    let reason = match err {
+        DecodeError::UnknownKind { .. } => FrameRejection::UnknownKind,
+        _ => FrameRejection::Malformed,
+    };
+    hub.metrics.frame_rejected(reason);
+    Exit::Rejected(err.close_code(), format!("rejected message: {err}"))
+}
+
+/// tungstenite reports an over-limit message as a read error ("too long") and sends no
+/// Close, so we answer 1009 ourselves.
+fn classify_read_error(err: String, hub: &Hub) -> Exit {
+    if err.contains("too long") || err.contains("Space limit exceeded") {
+        hub.metrics.frame_rejected(FrameRejection::Oversized);
+        return Exit::Rejected(close::TOO_BIG, err);
+    }
+    Exit::Dropped(err)
+}

@@ -1,0 +1,29 @@
+use super::*;
+
+fn offer(session: u64, salt: u64) -> Offer {
+    Offer {
+        session,
+        received: 0,
+        window: 8,
+        salt,
+    }
+}
+
+#[test]
+fn equal_sessions_resume() {
+    assert_eq!(decide(offer(7, 1), offer(7, 2)), Decision::Resume(7));
+}
+
+#[test]
+fn anything_else_is_fresh_and_both_sides_agree_on_the_id() {
+    for (a, b) in [
+        (offer(0, 5), offer(0, 9)),
+        (offer(7, 5), offer(0, 9)),
+        (offer(7, 5), offer(8, 9)),
+    ] {
+        let here = decide(a, b);
+        let there = decide(b, a);
+        assert_eq!(here, there, "{a:?} / {b:?}");
+        assert!(matches!(here, Decision::Fresh(id) if id != 0));
+    }
+}

@@ -1,0 +1,466 @@
+//! The write half of a connection. It first announces our exports and replays what the peer
+//! has not received, then drains the outbox in batches while the credit window has room,
+//! numbering sequenced frames and keeping them for replay until acknowledged. It sends the
+//! heartbeats, answers the peer's, and acknowledges what was delivered: piggybacked on data
+//! when there is some, after a short delay or a quarter window otherwise.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures::SinkExt;
+use tokio::time::Instant;
+
+use super::connection::{Ended, Exit};
+use super::link::{LinkHandle, Outbound};
+use super::wire::{Wire, WireSink};
+use crate::hub::Hub;
+use crate::protocol::{self, close, EncodeError, Frame};
+
+/// Most frames taken from the outbox for one message.
+const BATCH: usize = 256;
+
+/// How long an acknowledgement may wait for data to ride on.
+const ACK_DELAY: Duration = Duration::from_millis(2);
+
+/// What woke the writer.
+enum Step {
+    Beat,
+    Wake,
+    AckDue,
+    Frames(usize),
+    Attach(Option<super::link::Connection>),
+    Close,
+    CloseDeadline,
+}
+
+/// Writes until the connection ends or is replaced.
+pub(crate) async fn run(
+    sink: &mut WireSink,
+    out: &mut Outbound,
+    greeting: Option<Frame>,
+    peer_received: u64,
+    link: &LinkHandle,
+    hub: &Hub,
+) -> Ended {
+    let mut w = Writer::new(sink, link, hub);
+    match w.drive(out, greeting, peer_received).await {
+        Ok(ended) | Err(ended) => ended,
+    }
+}
+
+struct Writer<'a> {
+    sink: &'a mut WireSink,
+    link: &'a LinkHandle,
+    hub: &'a Hub,
+    frames: Vec<Frame>,
+    bytes: Vec<u8>,
+    /// The largest message the peer accepts.
+    limit: usize,
+    ack_at: Option<Instant>,
+    closing: Option<(u16, String, Instant)>,
+}
+
+impl<'a> Writer<'a> {
+    fn new(sink: &'a mut WireSink, link: &'a LinkHandle, hub: &'a Hub) -> Self {
+        let peer_limit = usize::try_from(link.peer.limits.max_message).unwrap_or(usize::MAX);
+        Writer {
+            sink,
+            link,
+            hub,
+            frames: Vec::with_capacity(BATCH),
+            bytes: Vec::new(),
+            limit: peer_limit.min(hub.max_message_bytes()),
+            ack_at: None,
+            closing: None,
+        }
+    }
+
+    async fn drive(
+        &mut self,
+        out: &mut Outbound,
+        greeting: Option<Frame>,
+        peer_received: u64,
+    ) -> Result<Ended, Ended> {
+        self.start(out, greeting, peer_received)
+            .await
+            .map_err(Ended::Exit)?;
+        let mut beats = Heartbeats::new(self.hub);
+        loop {
+            self.take_acks(out).map_err(Ended::Exit)?;
+            if let Some((code, reason, _)) = &self.closing {
+                if out.outbox.is_empty() {
+                    return Ok(Ended::Exit(Exit::Closed(*code, reason.clone())));
+                }
+            }
+            let window = u64::from(self.hub.config.link_window.min(out.peer_window).max(1));
+            let room = out
+                .replay
+                .room(window, self.hub.config.link_window_bytes, BATCH);
+            let ack_at = self.ack_at;
+            let close_at = self.closing.as_ref().map(|c| c.2);
+            let link = self.link;
+            let step = tokio::select! {
+                biased;
+                () = beats.tick() => Step::Beat,
+                () = link.state.wake.notified() => Step::Wake,
+                () = sleep_until(ack_at), if ack_at.is_some() => Step::AckDue,
+                n = out.outbox.recv_many(&mut self.frames, room), if room > 0 => Step::Frames(n),
+                c = out.attach.recv() => Step::Attach(c),
+                _ = out.close.changed(), if close_at.is_none() => Step::Close,
+                () = sleep_until(close_at), if close_at.is_some() => Step::CloseDeadline,
+            };
+            self.on_step(step, out, &beats).await?;
+        }
+    }
+
+    async fn on_step(
+        &mut self,
+        step: Step,
+        out: &mut Outbound,
+        beats: &Heartbeats,
+    ) -> Result<(), Ended> {
+        match step {
+            Step::Beat => {
+                if let Some(ms) = beats.silence(self.hub, self.link) {
+                    return Err(Ended::Exit(Exit::Silent(ms)));
+                }
+                let beat = Frame::Heartbeat {
+                    id: self.hub.now_us().max(1),
+                };
+                self.write_control(vec![beat]).await.map_err(Ended::Exit)
+            }
+            Step::Wake => self.on_wake().await.map_err(Ended::Exit),
+            Step::AckDue => {
+                self.ack_at = None;
+                self.link.state.ack_armed.store(false, Ordering::Release);
+                self.write_control(Vec::new()).await.map_err(Ended::Exit)
+            }
+            Step::Frames(0) => Err(Ended::Exit(Exit::Closed(
+                close::GOING_AWAY,
+                "going away".into(),
+            ))),
+            Step::Frames(_) => self.write_batch(out).await.map_err(Ended::Exit),
+            Step::Attach(Some(connection)) => Err(Ended::Replaced(connection)),
+            Step::Attach(None) => Err(Ended::Exit(Exit::Closed(
+                close::NORMAL,
+                "link dropped".into(),
+            ))),
+            Step::Close => {
+                let (code, reason) = out
+                    .close
+                    .borrow()
+                    .clone()
+                    .unwrap_or((close::GOING_AWAY, String::new()));
+                if code != close::GOING_AWAY {
+                    return Err(Ended::Exit(Exit::Closed(code, reason)));
+                }
+                let deadline = Instant::now() + self.hub.config.shutdown_deadline;
+                self.closing = Some((code, reason, deadline));
+                Ok(())
+            }
+            Step::CloseDeadline => {
+                let (code, reason, _) = self.closing.take().unwrap_or((
+                    close::GOING_AWAY,
+                    String::new(),
+                    Instant::now(),
+                ));
+                Err(Ended::Exit(Exit::Closed(code, reason)))
+            }
+        }
+    }
+
+    /// Sends our `Resume` if the peer waits for it, announces our exports, then sends again
+    /// what the peer has not received.
+    async fn start(
+        &mut self,
+        out: &mut Outbound,
+        greeting: Option<Frame>,
+        peer_received: u64,
+    ) -> Result<(), Exit> {
+        if let Some(resume) = greeting {
+            // Alone in its message: the peer reads it with the handshake's reader.
+            self.encode(&[resume])?;
+            self.send_bytes().await?;
+        }
+        if peer_received > out.replay.last() {
+            let reason = format!(
+                "the peer claims to have received {peer_received}, only {} was sent",
+                out.replay.last()
+            );
+            return Err(Exit::Rejected(close::PROTOCOL_ERROR, reason));
+        }
+        // An acknowledgement sent on the last connection may have been lost with it: the
+        // first message of this one acknowledges again what was delivered.
+        self.link.state.ack_sent.store(0, Ordering::Release);
+        let exports = Frame::Exports {
+            actors: self.hub.export_list(),
+        };
+        self.write_control(vec![exports]).await?;
+        for batch in out.replay.replay(peer_received) {
+            self.encode(&batch)?;
+            self.send_bytes().await?;
+        }
+        Ok(())
+    }
+
+    /// Applies the peer's latest acknowledgement to the replay buffer.
+    fn take_acks(&mut self, out: &mut Outbound) -> Result<(), Exit> {
+        let acked = self.link.state.peer_acked.load(Ordering::Acquire);
+        out.replay
+            .ack(acked)
+            .map_err(|reason| Exit::Rejected(close::PROTOCOL_ERROR, reason))?;
+        self.link
+            .stats
+            .unacked
+            .store(out.replay.unacked(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A heartbeat to answer or deliveries to acknowledge.
+    async fn on_wake(&mut self) -> Result<(), Exit> {
+        let state = &self.link.state;
+        let pending = state
+            .delivered
+            .load(Ordering::Acquire)
+            .saturating_sub(state.ack_sent.load(Ordering::Acquire));
+        let urgent = pending >= ack_threshold(self.hub);
+        if state.pong.load(Ordering::Acquire) != 0 || urgent {
+            return self.write_control(Vec::new()).await;
+        }
+        if pending > 0 && self.ack_at.is_none() {
+            self.ack_at = Some(Instant::now() + ACK_DELAY);
+        }
+        Ok(())
+    }
+
+    /// Writes what the outbox gave: sequenced frames first (numbered, kept for replay),
+    /// then any control frames (exports, bye) in a message of their own.
+    async fn write_batch(&mut self, out: &mut Outbound) -> Result<(), Exit> {
+        let (data, control): (Vec<Frame>, Vec<Frame>) = std::mem::take(&mut self.frames)
+            .into_iter()
+            .partition(|f| f.seq().is_some());
+        if !data.is_empty() {
+            self.write_data(out, data).await?;
+        }
+        if !control.is_empty() {
+            self.write_control(control).await?;
+        }
+        Ok(())
+    }
+
+    /// Numbers, encodes, keeps and sends sequenced frames. Everything is numbered and kept
+    /// for replay before the first byte is sent, so a connection that fails half-way loses
+    /// nothing: the next one replays it.
+    async fn write_data(&mut self, out: &mut Outbound, data: Vec<Frame>) -> Result<(), Exit> {
+        let (extras, ack) = self.extras();
+        let messages = self.seal(out, data, extras);
+        for (i, message) in messages.into_iter().enumerate() {
+            self.bytes = message;
+            self.send_bytes().await?;
+            if i == 0 {
+                self.commit_extras(ack);
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns sequenced frames into messages no larger than the peer accepts, numbering them
+    /// and keeping them for replay; `extras` ride on the first message. A frame that cannot
+    /// be sent at all (too deep, or too large alone) is dropped with an error.
+    fn seal(
+        &mut self,
+        out: &mut Outbound,
+        data: Vec<Frame>,
+        mut extras: Vec<Frame>,
+    ) -> Vec<Vec<u8>> {
+        let mut messages = Vec::new();
+        let mut chunks = vec![data];
+        while let Some(mut chunk) = chunks.pop() {
+            let base = out.replay.last();
+            out.replay.number(&mut chunk);
+            let count = chunk.len();
+            chunk.extend(extras.iter().cloned());
+            let encoded = self.encode(&chunk);
+            chunk.truncate(count);
+            match encoded {
+                Ok(None) => {}
+                Ok(Some(bad)) => {
+                    out.replay.rewind(base);
+                    self.drop_frame(&mut chunk, bad, "it cannot be encoded (nested too deep)");
+                    chunks.push(chunk);
+                    continue;
+                }
+                Err(exit) => {
+                    out.replay.rewind(base);
+                    self.hub.metrics.messages_lost.add(count as u64);
+                    tracing::error!("dropped {count} frames: {}", exit.describe());
+                    continue;
+                }
+            }
+            if self.bytes.len() > self.limit {
+                out.replay.rewind(base);
+                if count > 1 {
+                    let second = chunk.split_off(count / 2);
+                    chunks.push(second);
+                    chunks.push(chunk);
+                } else {
+                    let why = format!(
+                        "it takes {} bytes, the peer accepts {}",
+                        self.bytes.len(),
+                        self.limit
+                    );
+                    self.drop_frame(&mut chunk, 0, &why);
+                }
+                continue;
+            }
+            let message = std::mem::take(&mut self.bytes);
+            self.count_out(count as u64);
+            out.replay.keep(chunk, message.len());
+            self.link
+                .stats
+                .unacked
+                .store(out.replay.unacked(), Ordering::Relaxed);
+            messages.push(message);
+            extras.clear();
+        }
+        messages
+    }
+
+    fn drop_frame(&self, chunk: &mut Vec<Frame>, index: usize, why: &str) {
+        if index < chunk.len() {
+            let dropped = chunk.remove(index);
+            self.hub.metrics.messages_lost.inc();
+            tracing::error!(kind = dropped.kind(), peer = %self.link.peer.identity.instance_id, "dropped a frame: {why}");
+        }
+    }
+
+    /// Writes control frames (possibly none) with any acknowledgement or heartbeat answer
+    /// that is due; writes nothing when there is nothing at all.
+    async fn write_control(&mut self, mut frames: Vec<Frame>) -> Result<(), Exit> {
+        let (extras, ack) = self.extras();
+        frames.extend(extras);
+        if frames.is_empty() {
+            return Ok(());
+        }
+        if let Ok(Some(bad)) = self.encode(&frames) {
+            frames.remove(bad);
+            self.encode(&frames)?;
+        }
+        self.send_bytes().await?;
+        self.commit_extras(ack);
+        Ok(())
+    }
+
+    /// The acknowledgement and heartbeat answer due now, and the ack's sequence number.
+    fn extras(&self) -> (Vec<Frame>, u64) {
+        let state = &self.link.state;
+        let mut extras = Vec::new();
+        let delivered = state.delivered.load(Ordering::Acquire);
+        if delivered > state.ack_sent.load(Ordering::Acquire) {
+            extras.push(Frame::Ack { seq: delivered });
+        }
+        let pong = state.pong.load(Ordering::Acquire);
+        if pong != 0 {
+            extras.push(Frame::HeartbeatAck { id: pong });
+        }
+        (extras, delivered)
+    }
+
+    /// Records that the extras of the last message were sent.
+    fn commit_extras(&self, delivered: u64) {
+        let state = &self.link.state;
+        if delivered > state.ack_sent.fetch_max(delivered, Ordering::AcqRel) {
+            // Everything delivered so far is acknowledged: the next delivery may ask again.
+            state.ack_armed.store(false, Ordering::Release);
+        }
+        let pong = state.pong.load(Ordering::Acquire);
+        let _ = state
+            .pong
+            .compare_exchange(pong, 0, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// Encodes `frames` into the message buffer. `Ok(Some(i))`: frame `i` cannot be
+    /// encoded (too deep) and must be dropped first.
+    fn encode(&mut self, frames: &[Frame]) -> Result<Option<usize>, Exit> {
+        match protocol::encode_into(frames, &mut self.bytes) {
+            Ok(()) => Ok(None),
+            Err(EncodeError::TooDeep { frame }) if frame < frames.len() => Ok(Some(frame)),
+            Err(err) => Err(Exit::Closed(
+                close::INTERNAL_ERROR,
+                format!("cannot encode a batch of {} frames: {err}", frames.len()),
+            )),
+        }
+    }
+
+    fn count_out(&self, data: u64) {
+        self.hub.metrics.messages_out.add(data);
+        self.link
+            .stats
+            .messages_out
+            .fetch_add(data, Ordering::Relaxed);
+    }
+
+    /// Sends the encoded message within the write deadline.
+    async fn send_bytes(&mut self) -> Result<(), Exit> {
+        let len = self.bytes.len();
+        self.link
+            .stats
+            .bytes_out
+            .fetch_add(len as u64, Ordering::Relaxed);
+        self.hub.metrics.frame_out(len, 0);
+        // The socket takes the message; the next one starts a buffer of the same size.
+        let message = std::mem::replace(&mut self.bytes, Vec::with_capacity(len));
+        let deadline = self.hub.config.write_timeout;
+        match tokio::time::timeout(deadline, self.sink.send(Wire::Binary(message))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(Exit::Dropped(err)),
+            Err(_) => Err(Exit::Stalled(
+                u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+            )),
+        }
+    }
+}
+
+/// Deliveries that are acknowledged at once rather than after `ACK_DELAY`.
+pub(crate) fn ack_threshold(hub: &Hub) -> u64 {
+    u64::from(hub.config.link_window / 4).max(1)
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The heartbeat schedule of a connection, and its failure detector: a peer silent (nothing
+/// read) for `heartbeat_misses` intervals is declared down. A silent partition raises no TCP
+/// error for a long time, so this is the detector that matters.
+struct Heartbeats {
+    ticks: tokio::time::Interval,
+    budget_us: u64,
+}
+
+impl Heartbeats {
+    fn new(hub: &Hub) -> Self {
+        let every = Duration::from_millis(hub.config.heartbeat_interval_ms.max(1));
+        let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let budget = every * hub.config.heartbeat_misses.max(1);
+        Heartbeats {
+            ticks,
+            budget_us: u64::try_from(budget.as_micros()).unwrap_or(u64::MAX),
+        }
+    }
+
+    async fn tick(&mut self) {
+        self.ticks.tick().await;
+    }
+
+    /// How long the peer has been silent, in ms, once that exceeds the budget.
+    fn silence(&self, hub: &Hub, link: &LinkHandle) -> Option<u64> {
+        let last = link.stats.last_seen_us.load(Ordering::Relaxed);
+        let silent = hub.now_us().saturating_sub(last);
+        (silent > self.budget_us).then_some(silent / 1000)
+    }
+}
