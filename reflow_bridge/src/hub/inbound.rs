@@ -76,6 +76,9 @@ impl Hub {
                 }
                 self.close_session(origin);
             }
+            Frame::ReplyError { origin, error, .. } => {
+                self.finish_session(origin, ReplyEvent::Error(error)).await;
+            }
             other => return self.on_control(link, other).await,
         }
         Ok(())

@@ -339,6 +339,7 @@ fn seq_slot(frame: &mut Frame) -> Option<&mut u64> {
         | Frame::End { seq, .. }
         | Frame::Reply { seq, .. }
         | Frame::ReplyEnd { seq, .. } => Some(seq),
+        Frame::ReplyError { seq, .. } => Some(seq),
         _ => None,
     }
 }

@@ -11,7 +11,7 @@ pub(crate) type Nonce = [u8; 32];
 
 /// How many kinds of frame this protocol version knows; a variant index at or above it is an
 /// unknown kind (see `DecodeError::UnknownKind`).
-pub(crate) const KIND_COUNT: u32 = 14;
+pub(crate) const KIND_COUNT: u32 = 15;
 
 /// One unit of the wire protocol. The variant order is the wire encoding: never reorder, only
 /// append (and appending a kind means bumping `PROTOCOL_VERSION`).
@@ -140,6 +140,19 @@ pub(crate) enum Frame {
         /// The highest sequence number delivered, 0 for none.
         seq: u64,
     },
+    /// The exported actor `actor` stopped (failed, panicked or finished) while proxy session
+    /// `origin` was open: no more outputs will come for it. Ends the session, as `ReplyEnd`
+    /// does, but as a failure.
+    ReplyError {
+        /// Position in the sender's sequence for this link.
+        seq: u64,
+        /// The exported actor.
+        actor: String,
+        /// The proxy session that is cut short.
+        origin: u32,
+        /// Why, for people: the actor's error as its own network reported it.
+        error: String,
+    },
 }
 
 /// Why a handshake was refused, carried by `Frame::Refuse`.
@@ -244,6 +257,7 @@ impl Frame {
             Frame::Reply { .. } => "reply",
             Frame::ReplyEnd { .. } => "reply_end",
             Frame::Ack { .. } => "ack",
+            Frame::ReplyError { .. } => "reply_error",
         }
     }
 
@@ -254,13 +268,15 @@ impl Frame {
         self.seq().is_none()
     }
 
-    /// The sequence number of a data frame (`Data`, `End`, `Reply`, `ReplyEnd`).
+    /// The sequence number of a data frame (`Data`, `End`, `Reply`, `ReplyEnd`,
+    /// `ReplyError`).
     pub(crate) fn seq(&self) -> Option<u64> {
         match self {
             Frame::Data { seq, .. }
             | Frame::End { seq, .. }
             | Frame::Reply { seq, .. }
-            | Frame::ReplyEnd { seq, .. } => Some(*seq),
+            | Frame::ReplyEnd { seq, .. }
+            | Frame::ReplyError { seq, .. } => Some(*seq),
             _ => None,
         }
     }

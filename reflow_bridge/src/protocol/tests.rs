@@ -74,6 +74,12 @@ pub(crate) fn samples() -> Vec<Frame> {
             origin: 4,
         },
         Frame::Ack { seq: 2 },
+        Frame::ReplyError {
+            seq: 3,
+            actor: "counter".into(),
+            origin: 4,
+            error: "refused message 3".into(),
+        },
     ]
 }
 
@@ -101,13 +107,14 @@ fn variant_indices_and_kind_names_are_pinned() {
         "reply",
         "reply_end",
         "ack",
+        "reply_error",
     ];
     let frames = samples();
     assert_eq!(frames.len(), KIND_COUNT as usize);
     for (index, frame) in frames.iter().enumerate() {
         let bytes = encode(std::slice::from_ref(frame)).unwrap();
-        // version 1, count 1, then the variant index (a single varint byte below 128).
-        assert_eq!(&bytes[..3], &[1, 1, index as u8], "{}", frame.kind());
+        // version 2, count 1, then the variant index (a single varint byte below 128).
+        assert_eq!(&bytes[..3], &[2, 1, index as u8], "{}", frame.kind());
         assert_eq!(frame.kind(), names[index]);
     }
 }
@@ -115,7 +122,7 @@ fn variant_indices_and_kind_names_are_pinned() {
 #[test]
 fn golden_bytes() {
     let bytes = encode(&[Frame::Heartbeat { id: 300 }, Frame::Welcome]).unwrap();
-    assert_eq!(bytes, [1, 2, 6, 0xac, 0x02, 3]);
+    assert_eq!(bytes, [2, 2, 6, 0xac, 0x02, 3]);
     let data = Frame::Data {
         seq: 1,
         actor: "a".into(),
@@ -126,13 +133,14 @@ fn golden_bytes() {
     };
     let bytes = encode(&[data]).unwrap();
     // kind 9, seq 1, "a", "in", origin 2, Integer (2) zigzag(-1) = 1, no trace.
-    assert_eq!(bytes, [1, 1, 9, 1, 1, b'a', 2, b'i', b'n', 2, 2, 1, 0]);
+    assert_eq!(bytes, [2, 1, 9, 1, 1, b'a', 2, b'i', b'n', 2, 2, 1, 0]);
 }
 
 #[test]
 fn control_and_sequenced_frames() {
     for frame in samples() {
-        let sequenced = ["data", "end", "reply", "reply_end"].contains(&frame.kind());
+        let sequenced = ["data", "end", "reply", "reply_end", "reply_error"];
+        let sequenced = sequenced.contains(&frame.kind());
         assert_eq!(frame.is_control(), !sequenced, "{}", frame.kind());
         assert_eq!(frame.seq().is_some(), sequenced, "{}", frame.kind());
         let handshake = ["hello", "challenge", "response", "welcome", "refuse"];
@@ -155,7 +163,7 @@ fn exported_metadata_is_json_text() {
 #[test]
 fn an_empty_batch_round_trips() {
     let bytes = encode(&[]).unwrap();
-    assert_eq!(bytes, [1, 0]);
+    assert_eq!(bytes, [2, 0]);
     assert_eq!(decode(&bytes).unwrap(), vec![]);
 }
 
@@ -163,10 +171,10 @@ fn an_empty_batch_round_trips() {
 fn encode_into_reuses_and_replaces_the_buffer() {
     let mut buf = vec![0xff; 10];
     encode_into(&[Frame::Welcome], &mut buf).unwrap();
-    assert_eq!(buf, [1, 1, 3]);
+    assert_eq!(buf, [2, 1, 3]);
     let capacity = buf.capacity();
     encode_into(&[Frame::Ack { seq: 1 }], &mut buf).unwrap();
-    assert_eq!(buf, [1, 1, 13, 1]);
+    assert_eq!(buf, [2, 1, 13, 1]);
     assert_eq!(buf.capacity(), capacity);
 }
 
@@ -174,11 +182,11 @@ fn encode_into_reuses_and_replaces_the_buffer() {
 fn decode_errors_are_typed() {
     let cases: Vec<(&[u8], DecodeError)> = vec![
         (&[], DecodeError::Empty),
-        (&[2, 0], DecodeError::UnsupportedVersion(2)),
+        (&[1, 0], DecodeError::UnsupportedVersion(1)),
         (&[0x80, 0x01, 0], DecodeError::UnsupportedVersion(128)),
-        (&[1, 1, 14], DecodeError::UnknownKind { frame: 0, kind: 14 }),
+        (&[2, 1, 15], DecodeError::UnknownKind { frame: 0, kind: 15 }),
         (
-            &[1, 2, 3, 0x90, 0x4e],
+            &[2, 2, 3, 0x90, 0x4e],
             DecodeError::UnknownKind {
                 frame: 1,
                 kind: 10000,
@@ -194,13 +202,13 @@ fn decode_errors_are_typed() {
 fn malformed_messages_say_what_is_wrong() {
     let cases: Vec<(&[u8], &str)> = vec![
         (&[0x80], "protocol version"),
-        (&[1], "frame count"),
-        (&[1, 5, 3], "5 frames announced in 1 bytes"),
-        (&[1, 1, 3, 3], "1 trailing bytes"),
-        (&[1, 1, 6], "frame 0 (kind 6)"),
-        (&[1, 1, 4, 6, 0], "unknown variant"),
-        (&[1, 1, 8, 2, 0xff, 0xfe], "utf-8"),
-        (&[1, 1, 0x80], "frame 0: kind"),
+        (&[2], "frame count"),
+        (&[2, 5, 3], "5 frames announced in 1 bytes"),
+        (&[2, 1, 3, 3], "1 trailing bytes"),
+        (&[2, 1, 6], "frame 0 (kind 6)"),
+        (&[2, 1, 4, 6, 0], "unknown variant"),
+        (&[2, 1, 8, 2, 0xff, 0xfe], "utf-8"),
+        (&[2, 1, 0x80], "frame 0: kind"),
     ];
     for (bytes, needle) in cases {
         match decode(bytes) {
@@ -221,7 +229,7 @@ fn decode_limited_refuses_before_decoding() {
         Err(DecodeError::TooManyFrames { count: 3, max: 2 })
     );
     let huge = [
-        1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
     ];
     assert_eq!(
         decode_limited(&huge, 100),
@@ -294,7 +302,7 @@ fn a_too_deep_payload_names_its_frame() {
     // The same frame as a hostile peer would write it: the derived `Message` encoding, which
     // the frame encoding reuses field for field (a tuple is a plain concatenation).
     let fields = (11u32, 1u64, "a", "out", 0u32, nested(MAX_DEPTH + 1));
-    let mut bytes = vec![1, 1];
+    let mut bytes = vec![2, 1];
     bytes.extend(postcard::to_allocvec(&fields).unwrap());
     match decode(&bytes) {
         Err(DecodeError::Malformed(text)) => assert!(text.contains("deeper than 128"), "{text}"),
@@ -305,7 +313,7 @@ fn a_too_deep_payload_names_its_frame() {
 #[test]
 fn a_hostile_nesting_far_beyond_the_bound_is_refused_without_overflow() {
     // 100 000 nested single-element arrays: 200 kB that would blow the stack unbounded.
-    let mut bytes = vec![1, 1, 11, 1, 1, b'a', 3, b'o', b'u', b't', 0];
+    let mut bytes = vec![2, 1, 11, 1, 1, b'a', 3, b'o', b'u', b't', 0];
     for _ in 0..100_000 {
         bytes.extend([5, 1]);
     }
@@ -440,6 +448,12 @@ fn data_frame() -> impl Strategy<Value = Frame> {
             }
         }),
         ids().prop_map(|(seq, actor, origin)| Frame::ReplyEnd { seq, actor, origin }),
+        (ids(), text()).prop_map(|((seq, actor, origin), error)| Frame::ReplyError {
+            seq,
+            actor,
+            origin,
+            error
+        }),
     ]
 }
 
@@ -466,7 +480,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         let _ = decode(&bytes);
         // The same bytes behind a valid header reach the frame decoder.
-        let mut framed = vec![1, 3];
+        let mut framed = vec![2, 3];
         framed.extend(&bytes);
         let _ = decode_limited(&framed, 8);
     }

@@ -351,16 +351,16 @@ fn version_mismatch_both_ways() {
     let mut server = server(token(SECRET));
     let (_, mut hello) = client(token(SECRET));
     if let Frame::Hello { version, .. } = &mut hello {
-        *version = 2;
+        *version = 1;
     }
     let error = server.on_frame(hello, admit_none).unwrap_err();
     assert_eq!(
         error,
-        HandshakeError::VersionMismatch { ours: 1, theirs: 2 }
+        HandshakeError::VersionMismatch { ours: 2, theirs: 1 }
     );
     assert!(matches!(
         error.refusal(),
-        Some(Frame::Refuse { reason: RefuseReason::VersionMismatch, detail }) if detail.contains("speaks 1, the peer 2")
+        Some(Frame::Refuse { reason: RefuseReason::VersionMismatch, detail }) if detail.contains("speaks 2, the peer 1")
     ));
     assert_eq!(error.close_code(), 1002);
 
@@ -372,7 +372,7 @@ fn version_mismatch_both_ways() {
     let error = client.on_frame(challenge).unwrap_err();
     assert_eq!(
         error,
-        HandshakeError::VersionMismatch { ours: 1, theirs: 7 }
+        HandshakeError::VersionMismatch { ours: 2, theirs: 7 }
     );
 }
 
@@ -495,7 +495,7 @@ fn every_out_of_order_frame_in_every_client_state() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 14 * 3 - 4);
+    assert_eq!(checked, 15 * 3 - 4);
 }
 
 #[test]
@@ -513,7 +513,7 @@ fn every_out_of_order_frame_in_every_server_state() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 14 * 3 - 4);
+    assert_eq!(checked, 15 * 3 - 4);
 }
 
 #[test]

@@ -112,8 +112,8 @@ async fn a_gap_in_sequence_numbers_closes_with_1002() {
 #[tokio::test]
 async fn garbage_is_refused_as_malformed() {
     let mut h = harness();
-    // Version 1, one frame, kind 0 (hello), then a truncated body.
-    let (code, reason) = close_after(&mut h, Wire::Binary(vec![1, 1, 0, 0xff])).await;
+    // Version 2, one frame, kind 0 (hello), then a truncated body.
+    let (code, reason) = close_after(&mut h, Wire::Binary(vec![2, 1, 0, 0xff])).await;
     assert_eq!(code, 1007, "{reason}");
     assert_eq!(h.hub.metrics.rejected_frames(FrameRejection::Malformed), 1);
 }
@@ -121,7 +121,7 @@ async fn garbage_is_refused_as_malformed() {
 #[tokio::test]
 async fn an_unknown_frame_kind_is_refused_and_counted() {
     let mut h = harness();
-    let (code, reason) = close_after(&mut h, Wire::Binary(vec![1, 1, 99])).await;
+    let (code, reason) = close_after(&mut h, Wire::Binary(vec![2, 1, 99])).await;
     assert_eq!(code, 1002, "{reason}");
     assert_eq!(
         h.hub.metrics.rejected_frames(FrameRejection::UnknownKind),
