@@ -124,8 +124,16 @@ impl DistributedNetwork {
 
     /// Adds the processes and connections of `graph`. Its `actor@network` processes are
     /// resolved through the links: this waits (up to `resolve_timeout`) for each peer to
-    /// announce the actor, then fails with `NetworkUnreachable` or `ActorNotFound`.
+    /// announce the actor, then fails with `NetworkUnreachable` or `ActorNotFound`. Their
+    /// metadata sets the proxy's timeout and failure mode (see `docs/distributed.md`); a bad
+    /// value fails at once with a configuration error naming the process.
     pub async fn add_graph(&mut self, graph: &Graph) -> Result<(), BridgeError> {
+        for node in &graph.processes {
+            if node.remote().is_some() {
+                // A bad proxy option is reported at once, not after waiting for the peer.
+                crate::proxy::proxy_options(&node.name, &node.metadata)?;
+            }
+        }
         for node in &graph.processes {
             if let Some((actor, network)) = node.remote() {
                 self.hub
@@ -235,16 +243,19 @@ impl DistributedNetwork {
             .ok_or(BridgeError::State("the network has already started"))?;
         let mut taps = Vec::new();
         for (name, metadata) in &self.exports {
-            taps.push((name.clone(), metadata.clone(), network.tap(name)?));
+            // Events subscribed before the start, so that even an early failure is seen.
+            let watched = (network.tap(name)?, network.events());
+            taps.push((name.clone(), metadata.clone(), watched));
         }
         let ports: Vec<_> = taps
             .iter()
             .map(|(n, _, _)| network.ports(n).cloned().unwrap_or_default())
             .collect();
         let running = network.start()?;
-        for ((name, metadata, tap), ports) in taps.into_iter().zip(ports) {
+        for ((name, metadata, (tap, events)), ports) in taps.into_iter().zip(ports) {
             if let Some(injector) = running.injector(&name) {
-                self.hub.add_export(&name, injector, ports, metadata, tap);
+                self.hub
+                    .add_export(&name, injector, ports, metadata, tap, events);
             }
         }
         self.running = Some(running);

@@ -122,6 +122,32 @@ impl FrameRejection {
     }
 }
 
+/// What a proxy in `skip` mode gave up on, the `reason` label of `proxy_skipped_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SkipReason {
+    /// A message (or the end of the input) that the link did not take within the timeout
+    /// was dropped.
+    SendTimeout,
+    /// Nothing came back within the timeout after the input ended; the proxy finished.
+    ReplyTimeout,
+    /// The remote actor stopped with an error; the proxy finished.
+    RemoteError,
+}
+
+impl SkipReason {
+    /// Every reason, in rendering order.
+    pub(crate) const ALL: [Self; 3] = [Self::SendTimeout, Self::ReplyTimeout, Self::RemoteError];
+
+    /// The label value.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::SendTimeout => "send_timeout",
+            Self::ReplyTimeout => "reply_timeout",
+            Self::RemoteError => "remote_error",
+        }
+    }
+}
+
 /// Point-in-time values that the bridge reads when `/metrics` is scraped.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Gauges {
@@ -171,8 +197,16 @@ pub(crate) struct Metrics {
     pub(crate) duplicates_dropped: Counter,
     /// Sequenced frames that will never be delivered (links given up, unsendable frames).
     pub(crate) messages_lost: Counter,
+    /// Proxy sends and reply waits that ran out of time, in every failure mode.
+    pub(crate) proxy_timeouts: Counter,
+    /// Sends that a proxy in `retry` mode attempted again.
+    pub(crate) proxy_retries: Counter,
+    /// Remote sessions served here that ended with an error because the exported actor
+    /// stopped while they were open.
+    pub(crate) served_sessions_failed: Counter,
     handshake_failures: [Counter; HandshakeFailure::ALL.len()],
     rejected_frames: [Counter; FrameRejection::ALL.len()],
+    proxy_skipped: [Counter; SkipReason::ALL.len()],
 }
 
 impl Metrics {
@@ -215,6 +249,16 @@ impl Metrics {
         self.rejected_frames[reason as usize].get()
     }
 
+    /// Counts something a proxy in `skip` mode gave up on.
+    pub(crate) fn proxy_skipped(&self, reason: SkipReason) {
+        self.proxy_skipped[reason as usize].inc();
+    }
+
+    /// What proxies in `skip` mode gave up on so far, for `reason`.
+    pub(crate) fn proxy_skips(&self, reason: SkipReason) -> u64 {
+        self.proxy_skipped[reason as usize].get()
+    }
+
     /// The counters and `gauges` in the Prometheus text exposition format, version 0.0.4.
     pub(crate) fn render_prometheus(&self, gauges: &Gauges) -> String {
         let mut out = Exposition::default();
@@ -241,6 +285,9 @@ impl Metrics {
             &self.messages_replayed,
             &self.duplicates_dropped,
             &self.messages_lost,
+            &self.proxy_timeouts,
+            &self.proxy_retries,
+            &self.served_sessions_failed,
         ]
     }
 
@@ -260,6 +307,16 @@ impl Metrics {
         out.family(name, "counter", "Rejected incoming frames, by reason.");
         for reason in FrameRejection::ALL {
             let count = self.rejected_frames(reason);
+            out.sample(name, Some(("reason", reason.label())), count);
+        }
+        let name = "proxy_skipped_total";
+        out.family(
+            name,
+            "counter",
+            "What proxies in skip mode gave up on, by reason.",
+        );
+        for reason in SkipReason::ALL {
+            let count = self.proxy_skips(reason);
             out.sample(name, Some(("reason", reason.label())), count);
         }
     }
@@ -303,7 +360,7 @@ fn render_gauges(out: &mut Exposition, gauges: &Gauges) {
 }
 
 /// Name and help of each unlabelled counter, in the order of `Metrics::plain_counters`.
-const PLAIN_COUNTERS: [(&str, &str); 15] = [
+const PLAIN_COUNTERS: [(&str, &str); 18] = [
     (
         "links_established_total",
         "Links that completed the handshake.",
@@ -339,6 +396,18 @@ const PLAIN_COUNTERS: [(&str, &str); 15] = [
     (
         "messages_lost_total",
         "Sequenced frames that will never be delivered.",
+    ),
+    (
+        "proxy_timeouts_total",
+        "Proxy sends and reply waits that timed out.",
+    ),
+    (
+        "proxy_retries_total",
+        "Proxy sends attempted again in retry mode.",
+    ),
+    (
+        "served_sessions_failed_total",
+        "Remote sessions ended with an error because the exported actor stopped.",
     ),
 ];
 

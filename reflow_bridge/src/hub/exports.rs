@@ -1,10 +1,13 @@
 //! Exported actors: what peers may use, the remote sessions they serve, and the pump that
-//! routes each output back to the session that caused it (or to all, for origin 0).
+//! routes each output back to the session that caused it (or to all, for origin 0), and
+//! ends the open sessions with an error when the exported process stops.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use reflow_network::{Injector, Origin, Ports, Tapped};
+use reflow_network::{Injector, NetworkEvent, Origin, Ports, Tapped};
 use serde_json::Value;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 
 use super::{Export, Hub, Served};
@@ -12,7 +15,8 @@ use crate::net::{LinkHandle, LinkId};
 use crate::protocol::{ExportedActor, Frame};
 
 impl Hub {
-    /// Makes `name` usable by peers and starts routing its outputs back.
+    /// Makes `name` usable by peers and starts routing its outputs back. `events`, the
+    /// local network's events subscribed to before it started, tell how the process ends.
     pub(crate) fn add_export(
         self: &Arc<Self>,
         name: &str,
@@ -20,6 +24,7 @@ impl Hub {
         ports: Ports,
         metadata: Value,
         tap: mpsc::Receiver<Tapped>,
+        events: broadcast::Receiver<NetworkEvent>,
     ) {
         let export = Export {
             injector,
@@ -27,7 +32,48 @@ impl Hub {
             metadata,
         };
         self.exports.lock().insert(name.to_string(), export);
-        tokio::spawn(pump(self.clone(), name.to_string(), tap));
+        tokio::spawn(pump(self.clone(), name.to_string(), tap, events));
+    }
+
+    /// The exported process `actor` has ended: peers may no longer use it, and every
+    /// session it was serving ends with a `ReplyError` carrying the reason from `events`.
+    async fn export_stopped(&self, actor: &str, events: &mut broadcast::Receiver<NetworkEvent>) {
+        let removed = self.exports.lock().remove(actor).is_some();
+        let cut = self.take_served_of(actor);
+        if !cut.is_empty() {
+            let error = exit_reason(events, actor, self.config.shutdown_deadline).await;
+            tracing::debug!(%actor, sessions = cut.len(), "ending open sessions: {error}");
+            for served in cut {
+                self.metrics.served_sessions_failed.inc();
+                let frame = Frame::ReplyError {
+                    seq: 0,
+                    actor: actor.to_string(),
+                    origin: served.remote,
+                    error: error.clone(),
+                };
+                let _ = served.link.send(frame).await;
+            }
+        }
+        if removed {
+            self.announce().await;
+        }
+    }
+
+    /// Forgets the sessions `actor` serves and returns them.
+    fn take_served_of(&self, actor: &str) -> Vec<Served> {
+        let mut cut = Vec::new();
+        self.served.lock().retain(|_, s| {
+            let keep = s.actor != actor;
+            if !keep {
+                cut.push(s.clone());
+            }
+            keep
+        });
+        let mut by_remote = self.served_by_remote.lock();
+        for s in &cut {
+            by_remote.remove(&(s.link.id, s.remote));
+        }
+        cut
     }
 
     /// The exports as announced to peers.
@@ -118,41 +164,81 @@ impl Hub {
     }
 }
 
-/// Routes the outputs of one exported actor to the sessions that caused them.
-async fn pump(hub: Arc<Hub>, actor: String, mut tap: mpsc::Receiver<Tapped>) {
+/// Routes the outputs of one exported actor to the sessions that caused them. The tap closes
+/// when the process ends, however it ends: then the sessions still open are ended with the
+/// reason, so that no peer's proxy waits for an end that cannot come.
+async fn pump(
+    hub: Arc<Hub>,
+    actor: String,
+    mut tap: mpsc::Receiver<Tapped>,
+    mut events: broadcast::Receiver<NetworkEvent>,
+) {
     while let Some(tapped) = tap.recv().await {
-        match tapped.msg {
-            Some(msg) if tapped.origin == 0 => {
-                for (link, remote) in hub.sessions_of(&actor) {
-                    let _ = link
-                        .send(reply(&actor, &tapped.port, remote, msg.clone()))
-                        .await;
-                }
-            }
-            Some(msg) => {
-                let Some(served) = hub.served.lock().get(&tapped.origin).cloned() else {
-                    continue;
-                };
-                let _ = served
-                    .link
-                    .send(reply(&actor, &tapped.port, served.remote, msg))
+        route(&hub, &actor, tapped).await;
+    }
+    hub.export_stopped(&actor, &mut events).await;
+}
+
+/// Sends one tapped output (or end) of `actor` to the session it belongs to.
+async fn route(hub: &Hub, actor: &str, tapped: Tapped) {
+    match tapped.msg {
+        Some(msg) if tapped.origin == 0 => {
+            for (link, remote) in hub.sessions_of(actor) {
+                let _ = link
+                    .send(reply(actor, &tapped.port, remote, msg.clone()))
                     .await;
             }
-            None => {
-                let served = hub.served.lock().remove(&tapped.origin);
-                let Some(served) = served else { continue };
-                hub.served_by_remote
-                    .lock()
-                    .remove(&(served.link.id, served.remote));
-                let end = Frame::ReplyEnd {
-                    seq: 0,
-                    actor: actor.clone(),
-                    origin: served.remote,
-                };
-                let _ = served.link.send(end).await;
-            }
+        }
+        Some(msg) => {
+            let Some(served) = hub.served.lock().get(&tapped.origin).cloned() else {
+                return;
+            };
+            let _ = served
+                .link
+                .send(reply(actor, &tapped.port, served.remote, msg))
+                .await;
+        }
+        None => {
+            let served = hub.served.lock().remove(&tapped.origin);
+            let Some(served) = served else { return };
+            hub.served_by_remote
+                .lock()
+                .remove(&(served.link.id, served.remote));
+            let end = Frame::ReplyEnd {
+                seq: 0,
+                actor: actor.to_string(),
+                origin: served.remote,
+            };
+            let _ = served.link.send(end).await;
         }
     }
+}
+
+/// Why the exported process `actor` ended, as its network reported it. The event follows
+/// the tap's close closely; the bound only guards against an event that never comes.
+async fn exit_reason(
+    events: &mut broadcast::Receiver<NetworkEvent>,
+    actor: &str,
+    bound: Duration,
+) -> String {
+    let reported = async {
+        loop {
+            match events.recv().await {
+                Ok(NetworkEvent::ProcessFailed { process, error }) if process == actor => {
+                    return Some(error)
+                }
+                Ok(NetworkEvent::ProcessFinished { process }) if process == actor => {
+                    return Some("the exported actor finished before this session ended".into())
+                }
+                Ok(NetworkEvent::Done | NetworkEvent::Stopped) | Err(RecvError::Closed) => {
+                    return None
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+            }
+        }
+    };
+    let reported = tokio::time::timeout(bound, reported).await.ok().flatten();
+    reported.unwrap_or_else(|| "the exported actor stopped".into())
 }
 
 fn reply(actor: &str, port: &str, origin: u32, payload: reflow_network::Message) -> Frame {

@@ -71,6 +71,9 @@ impl Hub {
                 }
                 self.close_session(origin);
             }
+            Frame::ReplyError { origin, error, .. } => {
+                self.finish_session(origin, ReplyEvent::Error(error)).await;
+            }
             other => tracing::error!(
                 kind = other.kind(),
                 "a control frame was queued for delivery"

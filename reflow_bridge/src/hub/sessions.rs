@@ -1,5 +1,5 @@
 //! Proxy sessions opened from here: each proxy of a remote actor gets an origin; replies
-//! for it arrive on its channel, in order, then an end.
+//! for it arrive on its channel, in order, then an end (or the remote actor's failure).
 
 use reflow_network::{Message, Origin};
 use tokio::sync::mpsc;
@@ -14,6 +14,9 @@ pub(crate) enum ReplyEvent {
     Message(String, Message),
     /// Every output caused by this proxy's messages has arrived.
     End,
+    /// The remote actor stopped before it finished this proxy's messages; nothing more
+    /// comes. Carries the remote side's reason.
+    Error(String),
 }
 
 impl Hub {
@@ -36,6 +39,16 @@ impl Hub {
         self.sessions.lock().get(&origin).map(|s| s.replies.clone())
     }
 
+    /// Delivers the last event of a session (its end, or the remote actor's failure) and
+    /// forgets the session.
+    pub(crate) async fn finish_session(&self, origin: Origin, last: ReplyEvent) {
+        if let Some(session) = self.session(origin) {
+            let _ = session.send(last).await;
+        }
+        self.close_session(origin);
+    }
+
+    /// Forgets a session: later replies for it are dropped.
     pub(crate) fn close_session(&self, origin: Origin) {
         self.sessions.lock().remove(&origin);
     }

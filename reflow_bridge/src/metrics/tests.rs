@@ -109,8 +109,8 @@ fn fresh_metrics_render_every_family_at_zero() {
     assert!(text.contains("# TYPE reflow_bridge_links_established_total counter\n"));
     assert!(text.contains("reflow_bridge_handshake_failures_total{reason=\"auth_failed\"} 0\n"));
     assert!(text.contains("# TYPE reflow_bridge_link_queue_depth gauge\n"));
-    // 15 plain counters, 6 + 8 labelled ones, 4 unlabelled gauges, no queue depths.
-    assert_eq!(samples.len(), 33);
+    // 18 plain counters, 6 + 8 + 3 labelled ones, 4 unlabelled gauges, no queue depths.
+    assert_eq!(samples.len(), 39);
     assert!(samples.iter().all(|s| s.2 == 0.0));
 }
 
@@ -131,6 +131,12 @@ fn counters_and_reasons_are_rendered_with_their_values() {
     m.frame_rejected(FrameRejection::BeforeAuth);
     m.connections_refused.add(4);
     m.http_requests_not_found.add(11);
+    m.proxy_timeouts.add(14);
+    m.proxy_retries.add(15);
+    m.served_sessions_failed.add(16);
+    m.proxy_skipped(SkipReason::ReplyTimeout);
+    m.proxy_skipped(SkipReason::SendTimeout);
+    m.proxy_skipped(SkipReason::SendTimeout);
     let samples = parse(&m.render_prometheus(&Gauges::default()));
     let v = |name: &str, label| value(&samples, &format!("reflow_bridge_{name}"), label);
     // Distinct values, so that two counters swapped in the rendering would show.
@@ -151,6 +157,13 @@ fn counters_and_reasons_are_rendered_with_their_values() {
     assert_eq!(v(rf, Some(("reason", "oversized"))), 0.0);
     assert_eq!(v("connections_refused_total", None), 4.0);
     assert_eq!(v("http_requests_not_found_total", None), 11.0);
+    assert_eq!(v("proxy_timeouts_total", None), 14.0);
+    assert_eq!(v("proxy_retries_total", None), 15.0);
+    assert_eq!(v("served_sessions_failed_total", None), 16.0);
+    let ps = "proxy_skipped_total";
+    assert_eq!(v(ps, Some(("reason", "send_timeout"))), 2.0);
+    assert_eq!(v(ps, Some(("reason", "reply_timeout"))), 1.0);
+    assert_eq!(v(ps, Some(("reason", "remote_error"))), 0.0);
     assert_eq!(m.handshake_failures(HandshakeFailure::AuthFailed), 2);
     assert_eq!(m.rejected_frames(FrameRejection::Malformed), 0);
 }

@@ -128,7 +128,8 @@ pub(crate) fn seq_slot(frame: &mut Frame) -> Option<&mut u64> {
         Frame::Data { seq, .. }
         | Frame::End { seq, .. }
         | Frame::Reply { seq, .. }
-        | Frame::ReplyEnd { seq, .. } => Some(seq),
+        | Frame::ReplyEnd { seq, .. }
+        | Frame::ReplyError { seq, .. } => Some(seq),
         _ => None,
     }
 }

@@ -11,7 +11,7 @@ pub(crate) type Nonce = [u8; 32];
 
 /// How many kinds of frame this protocol version knows; a variant index at or above it is an
 /// unknown kind (see `DecodeError::UnknownKind`).
-pub(crate) const KIND_COUNT: u32 = 15;
+pub(crate) const KIND_COUNT: u32 = 16;
 
 /// One unit of the wire protocol. The variant order is the wire encoding: never reorder, only
 /// append (and appending a kind means bumping `PROTOCOL_VERSION`).
@@ -140,6 +140,19 @@ pub(crate) enum Frame {
         /// The highest sequence number delivered, 0 for none.
         seq: u64,
     },
+    /// The exported actor `actor` stopped (failed, panicked or finished) while proxy session
+    /// `origin` was open: no more outputs will come for it. Ends the session, as `ReplyEnd`
+    /// does, but as a failure.
+    ReplyError {
+        /// Position in the sender's sequence for this link.
+        seq: u64,
+        /// The exported actor.
+        actor: String,
+        /// The proxy session that is cut short.
+        origin: u32,
+        /// Why, for people: the actor's error as its own network reported it.
+        error: String,
+    },
     /// Both sides, first frame after the handshake on every connection: which link session
     /// the sender holds with this peer incarnation, how far it has received, and how many
     /// unacknowledged frames it accepts. Equal non-zero sessions on both sides resume that
@@ -258,6 +271,7 @@ impl Frame {
             Frame::Reply { .. } => "reply",
             Frame::ReplyEnd { .. } => "reply_end",
             Frame::Ack { .. } => "ack",
+            Frame::ReplyError { .. } => "reply_error",
             Frame::Resume { .. } => "resume",
         }
     }
@@ -269,13 +283,15 @@ impl Frame {
         self.seq().is_none()
     }
 
-    /// The sequence number of a data frame (`Data`, `End`, `Reply`, `ReplyEnd`).
+    /// The sequence number of a data frame (`Data`, `End`, `Reply`, `ReplyEnd`,
+    /// `ReplyError`).
     pub(crate) fn seq(&self) -> Option<u64> {
         match self {
             Frame::Data { seq, .. }
             | Frame::End { seq, .. }
             | Frame::Reply { seq, .. }
-            | Frame::ReplyEnd { seq, .. } => Some(*seq),
+            | Frame::ReplyEnd { seq, .. }
+            | Frame::ReplyError { seq, .. } => Some(*seq),
             _ => None,
         }
     }

@@ -74,6 +74,12 @@ pub(crate) fn samples() -> Vec<Frame> {
             origin: 4,
         },
         Frame::Ack { seq: 2 },
+        Frame::ReplyError {
+            seq: 3,
+            actor: "counter".into(),
+            origin: 4,
+            error: "refused message 3".into(),
+        },
         Frame::Resume {
             session: 7,
             received: 3,
@@ -107,6 +113,7 @@ fn variant_indices_and_kind_names_are_pinned() {
         "reply",
         "reply_end",
         "ack",
+        "reply_error",
         "resume",
     ];
     let frames = samples();
@@ -139,7 +146,8 @@ fn golden_bytes() {
 #[test]
 fn control_and_sequenced_frames() {
     for frame in samples() {
-        let sequenced = ["data", "end", "reply", "reply_end"].contains(&frame.kind());
+        let sequenced = ["data", "end", "reply", "reply_end", "reply_error"];
+        let sequenced = sequenced.contains(&frame.kind());
         assert_eq!(frame.is_control(), !sequenced, "{}", frame.kind());
         assert_eq!(frame.seq().is_some(), sequenced, "{}", frame.kind());
         let handshake = ["hello", "challenge", "response", "welcome", "refuse"];
@@ -182,8 +190,9 @@ fn decode_errors_are_typed() {
     let cases: Vec<(&[u8], DecodeError)> = vec![
         (&[], DecodeError::Empty),
         (&[3, 0], DecodeError::UnsupportedVersion(3)),
+        (&[1, 0], DecodeError::UnsupportedVersion(1)),
         (&[0x80, 0x01, 0], DecodeError::UnsupportedVersion(128)),
-        (&[2, 1, 15], DecodeError::UnknownKind { frame: 0, kind: 15 }),
+        (&[2, 1, 16], DecodeError::UnknownKind { frame: 0, kind: 16 }),
         (
             &[2, 2, 3, 0x90, 0x4e],
             DecodeError::UnknownKind {
@@ -455,6 +464,12 @@ fn data_frame() -> impl Strategy<Value = Frame> {
             }
         }),
         ids().prop_map(|(seq, actor, origin)| Frame::ReplyEnd { seq, actor, origin }),
+        (ids(), text()).prop_map(|((seq, actor, origin), error)| Frame::ReplyError {
+            seq,
+            actor,
+            origin,
+            error
+        }),
     ]
 }
 

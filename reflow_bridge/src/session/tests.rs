@@ -495,7 +495,7 @@ fn every_out_of_order_frame_in_every_client_state() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 15 * 3 - 4);
+    assert_eq!(checked, 16 * 3 - 4);
 }
 
 #[test]
@@ -513,7 +513,7 @@ fn every_out_of_order_frame_in_every_server_state() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 15 * 3 - 4);
+    assert_eq!(checked, 16 * 3 - 4);
 }
 
 #[test]

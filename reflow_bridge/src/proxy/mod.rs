@@ -2,30 +2,44 @@
 //! inports crosses the link to the remote actor; what the remote actor emits for this
 //! proxy's messages comes back out of its outports, in order; its end of stream goes over
 //! and comes back, so a graph using a remote node completes like a local one.
+//!
+//! Each proxy has a timeout and a failure mode, from its process metadata
+//! ([`options`]): a send the link does not take in time, a remote side silent for too long
+//! after the input ended, or a remote actor that fails, make the proxy fail, skip, or retry
+//! ([`remote`]), never hang.
 
 use std::sync::Arc;
 
 use reflow_network::{
-    Actor, ActorError, ActorResult, BoxedActor, Context, Error, Message, Origin, Outputs, Ports,
+    Actor, ActorError, ActorResult, BoxedActor, Context, Error, Message, Origin, Ports,
     RemoteResolver,
 };
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::BridgeError;
 use crate::hub::{Hub, ReplyEvent};
-use crate::net::LinkHandle;
 use crate::protocol::Frame;
+
+mod forward;
+mod options;
+mod remote;
+
+pub(crate) use options::ProxyOptions;
+use remote::Remote;
 
 /// The proxy of one remote actor in the local graph.
 pub(crate) struct Proxy {
     hub: Arc<Hub>,
-    link: LinkHandle,
+    remote: Arc<Remote>,
     actor: String,
     ports: Ports,
     origin: Origin,
     replies: Option<mpsc::Receiver<ReplyEvent>>,
+    /// Tells the forwarder that the input has ended (its `End` went to the link), so the
+    /// remote side's silence counts.
+    ended: watch::Sender<bool>,
     forwarder: Option<JoinHandle<ActorResult>>,
 }
 
@@ -41,39 +55,54 @@ impl Proxy {
         }
     }
 
-    fn lost(&self) -> ActorError {
-        ActorError::new(format!(
-            "the link to `{}@{}` closed before the remote actor finished",
-            self.actor, self.link.peer.identity.network_id
-        ))
+    fn end(&self) -> Frame {
+        Frame::End {
+            seq: 0,
+            actor: self.actor.clone(),
+            origin: self.origin,
+        }
+    }
+
+    /// Whether the session is already over: the remote actor failed, or the link dropped it.
+    fn session_over(&self) -> bool {
+        self.forwarder.as_ref().is_some_and(JoinHandle::is_finished)
+    }
+
+    /// The forwarder's outcome, once it has finished.
+    async fn join_forwarder(&mut self) -> ActorResult {
+        match self.forwarder.take() {
+            Some(task) => task.await.map_err(ActorError::new)?,
+            None => Ok(()),
+        }
     }
 }
 
 impl Actor for Proxy {
     async fn on_start(&mut self, ctx: &mut Context) -> ActorResult {
         if let Some(replies) = self.replies.take() {
-            let lost = self.lost();
-            self.forwarder = Some(tokio::spawn(forward(replies, ctx.outputs(), lost)));
+            let ended = self.ended.subscribe();
+            let task = forward::forward(replies, ctx.outputs(), ended, self.remote.clone());
+            self.forwarder = Some(tokio::spawn(task));
         }
         Ok(())
     }
 
-    async fn on_message(&mut self, port: &str, msg: Message, _ctx: &mut Context) -> ActorResult {
+    async fn on_message(&mut self, port: &str, msg: Message, ctx: &mut Context) -> ActorResult {
+        if self.session_over() {
+            // Nothing sent now would come back: finish with the session's outcome.
+            ctx.stop();
+            return self.join_forwarder().await;
+        }
         let frame = self.data(port, msg);
-        self.link.send(frame).await.map_err(|_| self.lost())
+        self.remote.send(frame).await.map(drop)
     }
 
     async fn on_end(&mut self, _ctx: &mut Context) -> ActorResult {
-        let end = Frame::End {
-            seq: 0,
-            actor: self.actor.clone(),
-            origin: self.origin,
-        };
-        self.link.send(end).await.map_err(|_| self.lost())?;
-        match self.forwarder.take() {
-            Some(task) => task.await.map_err(ActorError::new)?,
-            None => Ok(()),
-        }
+        // Even when the end was skipped, what does come back is still delivered until the
+        // remote side falls silent for the timeout.
+        self.remote.send(self.end()).await?;
+        self.ended.send_replace(true);
+        self.join_forwarder().await
     }
 
     async fn on_stop(&mut self, _ctx: &mut Context) -> ActorResult {
@@ -81,27 +110,17 @@ impl Actor for Proxy {
         if let Some(task) = self.forwarder.take() {
             task.abort();
         }
+        if !*self.ended.borrow() {
+            // The proxy stops before its input ended (it failed, or its session is over):
+            // tell the remote side, so that it forgets the session.
+            self.remote.send_in_background(self.end());
+        }
         Ok(())
     }
 
     fn ports(&self) -> Option<Ports> {
         Some(self.ports.clone())
     }
-}
-
-/// Brings the remote actor's outputs out of the proxy's outports until its end arrives.
-async fn forward(
-    mut replies: mpsc::Receiver<ReplyEvent>,
-    outputs: Outputs,
-    lost: ActorError,
-) -> ActorResult {
-    while let Some(event) = replies.recv().await {
-        match event {
-            ReplyEvent::Message(port, msg) => outputs.send(&port, msg).await?,
-            ReplyEvent::End => return Ok(()),
-        }
-    }
-    Err(lost)
 }
 
 /// Resolves `actor@network` processes through the hub.
@@ -113,8 +132,9 @@ impl RemoteResolver for Resolver {
         process: &str,
         actor: &str,
         network: &str,
-        _config: &Value,
+        config: &Value,
     ) -> Result<(BoxedActor, Ports), Error> {
+        let options = proxy_options(process, config)?;
         let hub = &self.0;
         let (link, exported) = hub.find_actor(actor, network).map_err(|err| match err {
             BridgeError::ActorNotFound { .. } => Error::ActorNotFound {
@@ -131,15 +151,27 @@ impl RemoteResolver for Resolver {
         })?;
         let ports = Ports::new(exported.inports.clone(), exported.outports.clone());
         let (origin, replies) = hub.open_session(link.id, hub.config.local.capacity);
+        let name = format!("{actor}@{network}");
+        let remote = Remote::new(link, name, process, options, hub.metrics.clone());
         let proxy = Proxy {
             hub: hub.clone(),
-            link,
+            remote: Arc::new(remote),
             actor: actor.to_string(),
             ports: ports.clone(),
             origin,
             replies: Some(replies),
+            ended: watch::channel(false).0,
             forwarder: None,
         };
         Ok((BoxedActor::new(proxy), ports))
     }
+}
+
+/// The options of the proxy for process `process`, from its metadata; a bad value is the
+/// process's configuration error.
+pub(crate) fn proxy_options(process: &str, metadata: &Value) -> Result<ProxyOptions, Error> {
+    ProxyOptions::from_metadata(metadata).map_err(|source| Error::Config {
+        process: process.to_string(),
+        source,
+    })
 }

@@ -1,0 +1,56 @@
+//! The proxy's forwarder: a task that brings the remote actor's outputs out of the proxy's
+//! outports until the session's end or failure. Once the proxy's input has ended, the remote
+//! side may stay silent for at most the timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reflow_network::{ActorResult, Outputs};
+use tokio::sync::{mpsc, watch};
+use tokio::time::error::Elapsed;
+
+use super::remote::Remote;
+use crate::hub::ReplyEvent;
+use crate::metrics::SkipReason;
+
+/// Runs until the session ends: `Ok` at its end (or, in skip mode, when it is given up),
+/// the proxy's error otherwise.
+pub(crate) async fn forward(
+    mut replies: mpsc::Receiver<ReplyEvent>,
+    outputs: Outputs,
+    mut ended: watch::Receiver<bool>,
+    remote: Arc<Remote>,
+) -> ActorResult {
+    loop {
+        let event = match next(&mut replies, &mut ended, remote.timeout()).await {
+            Ok(Some(event)) => event,
+            Ok(None) => return Err(remote.lost()),
+            Err(_) => return remote.give_up(SkipReason::ReplyTimeout, remote.reply_timed_out()),
+        };
+        match event {
+            ReplyEvent::Message(port, msg) => outputs.send(&port, msg).await?,
+            ReplyEvent::End => return Ok(()),
+            ReplyEvent::Error(error) => {
+                return remote.give_up(SkipReason::RemoteError, remote.remote_failed(&error))
+            }
+        }
+    }
+}
+
+/// The next reply event: waited for without a bound while the input is open (the remote
+/// actor owes nothing yet), within `idle` once it has ended. `None` when the link dropped
+/// the session.
+async fn next(
+    replies: &mut mpsc::Receiver<ReplyEvent>,
+    ended: &mut watch::Receiver<bool>,
+    idle: Duration,
+) -> Result<Option<ReplyEvent>, Elapsed> {
+    if !*ended.borrow() {
+        tokio::select! {
+            event = replies.recv() => return Ok(event),
+            // A proxy that goes away without ending its input aborts this task.
+            _ = ended.wait_for(|ended| *ended) => {}
+        }
+    }
+    tokio::time::timeout(idle, replies.recv()).await
+}

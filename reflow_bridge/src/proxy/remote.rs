@@ -1,0 +1,170 @@
+//! The link side of one proxy: its frames go onto the link within its timeout, and what
+//! happens when they do not (or when the remote actor fails) follows its failure mode.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reflow_network::{ActorError, ActorResult};
+
+use super::options::{FailureMode, ProxyOptions};
+use crate::metrics::{Metrics, SkipReason};
+use crate::net::LinkHandle;
+use crate::protocol::Frame;
+
+/// What became of a frame handed to [`Remote::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// The link took it.
+    Delivered,
+    /// It was dropped after the timeout (skip mode), counted and logged.
+    Skipped,
+}
+
+/// One proxy's way to its remote actor.
+pub(crate) struct Remote {
+    link: LinkHandle,
+    /// `actor@network`, as errors and logs name it.
+    name: String,
+    /// The local process standing for it.
+    process: String,
+    options: ProxyOptions,
+    metrics: Arc<Metrics>,
+}
+
+impl Remote {
+    pub(crate) fn new(
+        link: LinkHandle,
+        name: String,
+        process: &str,
+        options: ProxyOptions,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Remote {
+            link,
+            name,
+            process: process.to_string(),
+            options,
+            metrics,
+        }
+    }
+
+    /// How long the remote side may stay silent once the proxy's input has ended.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.options.timeout
+    }
+
+    /// Puts `frame` on the link, waiting at most the timeout per attempt. A closed link is
+    /// an error in every mode: the session is gone and nothing would come back.
+    pub(crate) async fn send(&self, frame: Frame) -> Result<Sent, ActorError> {
+        if self.options.failure_mode == FailureMode::Retry {
+            return self.send_retrying(frame).await;
+        }
+        if self.attempt(frame).await? {
+            return Ok(Sent::Delivered);
+        }
+        self.give_up(SkipReason::SendTimeout, self.send_timed_out(1))?;
+        Ok(Sent::Skipped)
+    }
+
+    /// Sends `frame` from a task of its own, within the timeout, whatever comes of it: for
+    /// a proxy that is going away.
+    pub(crate) fn send_in_background(&self, frame: Frame) {
+        let (link, timeout) = (self.link.clone(), self.options.timeout);
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(timeout, link.send(frame)).await;
+        });
+    }
+
+    /// Retry mode: re-attempts after a pause that doubles each time, then fails.
+    async fn send_retrying(&self, mut frame: Frame) -> Result<Sent, ActorError> {
+        let mut attempt = 0;
+        loop {
+            // A timed-out send drops the frame it was given (nothing reached the outbox, so
+            // a re-attempt never duplicates), hence a copy while attempts remain.
+            let spare = (attempt < self.options.retries).then(|| frame.clone());
+            if self.attempt(frame).await? {
+                return Ok(Sent::Delivered);
+            }
+            let Some(next) = spare else {
+                return Err(self.send_timed_out(attempt + 1));
+            };
+            attempt += 1;
+            self.metrics.proxy_retries.inc();
+            let pause = self.options.backoff(attempt);
+            tracing::debug!(
+                process = %self.process,
+                remote = %self.name,
+                attempt,
+                "send timed out; retrying in {} ms",
+                pause.as_millis()
+            );
+            tokio::time::sleep(pause).await;
+            frame = next;
+        }
+    }
+
+    /// One attempt: whether the link took the frame within the timeout.
+    async fn attempt(&self, frame: Frame) -> Result<bool, ActorError> {
+        match tokio::time::timeout(self.options.timeout, self.link.send(frame)).await {
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(_)) => Err(self.lost()),
+            Err(_) => {
+                self.metrics.proxy_timeouts.inc();
+                Ok(false)
+            }
+        }
+    }
+
+    /// Ends the session the way the failure mode says: in skip mode the failure is counted
+    /// under `reason` and the proxy carries on (`Ok`); otherwise it is the proxy's error.
+    pub(crate) fn give_up(&self, reason: SkipReason, error: ActorError) -> ActorResult {
+        if self.options.failure_mode != FailureMode::Skip {
+            return Err(error);
+        }
+        self.metrics.proxy_skipped(reason);
+        let what = match reason {
+            SkipReason::SendTimeout => "dropped the message",
+            SkipReason::ReplyTimeout | SkipReason::RemoteError => "finishing without more replies",
+        };
+        tracing::warn!(process = %self.process, "skip mode, {what}: {error}");
+        Ok(())
+    }
+
+    /// Counts a reply wait that ran out of time and says so.
+    pub(crate) fn reply_timed_out(&self) -> ActorError {
+        self.metrics.proxy_timeouts.inc();
+        ActorError::new(format!(
+            "timed out after {} ms waiting for `{}` to finish: nothing came back since the input ended",
+            self.options.timeout.as_millis(),
+            self.name
+        ))
+    }
+
+    /// The remote actor stopped while this proxy's session was open.
+    pub(crate) fn remote_failed(&self, error: &str) -> ActorError {
+        ActorError::new(format!(
+            "`{}` failed on the remote side: {error}",
+            self.name
+        ))
+    }
+
+    /// The link went down while the session was open.
+    pub(crate) fn lost(&self) -> ActorError {
+        ActorError::new(format!(
+            "the link to `{}` closed before the remote actor finished",
+            self.name
+        ))
+    }
+
+    fn send_timed_out(&self, attempts: u32) -> ActorError {
+        let tries = match attempts {
+            1 => String::new(),
+            n => format!(" ({n} attempts)"),
+        };
+        ActorError::new(format!(
+            "timed out after {} ms sending to `{}`{tries}: the link did not take the message (backpressure, or the link is down)",
+            self.options.timeout.as_millis(),
+            self.name
+        ))
+    }
+}
