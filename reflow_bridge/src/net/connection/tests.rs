@@ -24,7 +24,12 @@ struct Harness {
 fn harness() -> Harness {
     let mut config = DistributedConfig::new("here");
     config.max_message_bytes = 4096;
-    let hub = Hub::new(Identity::new("here", "me", "1"), None, config);
+    let hub = Hub::new(
+        Identity::new("here", "me", "1"),
+        None,
+        config,
+        crate::net::Tls::default(),
+    );
     let (out_tx, written) = fmpsc::unbounded::<Wire>();
     let (peer, in_rx) = fmpsc::unbounded::<Result<Wire, String>>();
     let sink: WireSink = Box::pin(out_tx.sink_map_err(|e| e.to_string()));
