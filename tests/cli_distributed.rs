@@ -2,6 +2,9 @@
 //! that serves `check`, a producer that uses `check@validation`, tokens, /metrics, Ctrl-C.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
@@ -51,11 +54,17 @@ struct Server {
 impl Server {
     /// Starts the validator on an ephemeral port and waits for its "listening on" line.
     fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// [`Server::start`] with more flags; `addr` is what it prints it listens on.
+    fn start_with(flags: &[&OsStr]) -> Server {
         let mut child = Guard(
             reflow()
                 .args(["run", "graphs/distributed/validator.json"])
                 .args(["--bind", "127.0.0.1:0", "--network-id", "validation"])
                 .args(["--export", "check", "--token-env", TOKEN_VAR])
+                .args(flags)
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -125,13 +134,28 @@ impl Server {
 }
 
 fn producer(server: &Server, token_var: &str) -> Output {
+    producer_with(&server.addr, token_var, &[])
+}
+
+/// A producer that links to `addr` with more flags.
+fn producer_with(addr: &str, token_var: &str, flags: &[&OsStr]) -> Output {
     reflow()
         .args(["run", "graphs/distributed/producer.json"])
-        .args(["--network-id", "producer", "--connect", &server.addr])
+        .args(["--network-id", "producer", "--connect", addr])
         .args(["--token-env", token_var])
+        .args(flags)
         .output()
         .unwrap()
 }
+
+/// What the producer prints when every order went through the validator's rule.
+const VERDICTS: [&str; 5] = [
+    r#"{"amount":40,"id":1}"#,
+    r#"{"amount":80,"id":2}"#,
+    r#"{"amount":120,"id":3,"verdict":"large"}"#,
+    r#"{"amount":160,"id":4,"verdict":"large"}"#,
+    r#"{"amount":200,"id":5,"verdict":"large"}"#,
+];
 
 #[test]
 fn a_producer_uses_the_validators_rule_then_a_wrong_token_is_refused_and_counted() {
@@ -141,13 +165,7 @@ fn a_producer_uses_the_validators_rule_then_a_wrong_token_is_refused_and_counted
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout).lines().collect::<Vec<_>>(),
-        [
-            r#"{"amount":40,"id":1}"#,
-            r#"{"amount":80,"id":2}"#,
-            r#"{"amount":120,"id":3,"verdict":"large"}"#,
-            r#"{"amount":160,"id":4,"verdict":"large"}"#,
-            r#"{"amount":200,"id":5,"verdict":"large"}"#,
-        ],
+        VERDICTS,
         "stderr: {}",
         text(&out.stderr)
     );
@@ -218,4 +236,99 @@ fn a_bridge_without_a_token_is_refused_before_anything_runs() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--token-env"), "{stderr}");
     assert_eq!(text(&out.stdout), "");
+}
+
+#[test]
+fn over_tls_a_producer_trusting_the_ca_links_and_a_plaintext_one_is_refused_at_once() {
+    let pki = common::tls::Pki::new("cli");
+    let server = Server::start_with(&[
+        "--tls-cert".as_ref(),
+        pki.cert.as_os_str(),
+        "--tls-key".as_ref(),
+        pki.key.as_os_str(),
+    ]);
+    let Some(plain_addr) = server.addr.strip_prefix("wss://") else {
+        panic!(
+            "a TLS server prints its address as peers dial it: {}",
+            server.addr
+        );
+    };
+
+    let out = producer_with(
+        &server.addr,
+        TOKEN_VAR,
+        &["--tls-ca".as_ref(), pki.ca.as_os_str()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().collect::<Vec<_>>(),
+        VERDICTS,
+        "stderr: {}",
+        text(&out.stderr)
+    );
+
+    let started = std::time::Instant::now();
+    let out = producer_with(plain_addr, TOKEN_VAR, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot link to {plain_addr}: TLS with {plain_addr}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("it may require TLS, dial wss://"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "refused at once, not retried for 15 s"
+    );
+    assert_eq!(text(&out.stdout), "", "nothing ran");
+    server.wait_for("the TLS handshake failed");
+
+    let (status, _) = server.interrupt();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn an_unreadable_tls_certificate_is_named_before_anything_runs() {
+    let out = reflow()
+        .args(["run", "graphs/distributed/validator.json"])
+        .args(["--bind", "127.0.0.1:0", "--network-id", "validation"])
+        .args(["--token-env", TOKEN_VAR])
+        .args(["--tls-cert", "missing.pem", "--tls-key", "missing-key.pem"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot read the TLS certificate chain missing.pem"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening on"), "{stderr}");
+}
+
+#[test]
+fn tls_flags_explain_themselves_and_a_lone_key_is_refused() {
+    let out = reflow().args(["run", "--help"]).output().unwrap();
+    let help = text(&out.stdout);
+    for flag in [
+        "--tls-cert <FILE>",
+        "--tls-key <FILE>",
+        "--tls-ca <FILE>",
+        "wss://",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+
+    let out = reflow()
+        .args(["run", "graphs/distributed/validator.json"])
+        .args(["--bind", "127.0.0.1:0", "--tls-key", "key.pem"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--tls-cert <FILE>"), "{stderr}");
 }

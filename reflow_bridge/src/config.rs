@@ -1,6 +1,7 @@
 //! `DistributedConfig`: who this instance is, where it listens, how it authenticates.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use reflow_network::NetworkConfig;
@@ -46,6 +47,9 @@ pub struct DistributedConfig {
     pub shutdown_deadline: Duration,
     /// How long resolving `actor@network` waits for the peer to announce the actor.
     pub resolve_timeout: Duration,
+    /// TLS for links: the certificate this instance serves with, the CA it trusts when it
+    /// dials `wss://`. Empty by default: plaintext `ws://` both ways.
+    pub tls: TlsConfig,
     /// Settings of the local network.
     pub local: NetworkConfig,
 }
@@ -71,7 +75,42 @@ impl DistributedConfig {
             write_timeout: Duration::from_secs(10),
             shutdown_deadline: Duration::from_secs(5),
             resolve_timeout: Duration::from_secs(10),
+            tls: TlsConfig::default(),
             local: NetworkConfig::default(),
+        }
+    }
+}
+
+/// TLS settings of a bridge: the two halves are independent, an instance may serve TLS,
+/// dial `wss://`, or both. The files are read when the
+/// [`DistributedNetwork`](crate::DistributedNetwork) is created, and an unreadable or invalid
+/// one fails that with an error naming it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The certificate and key to serve with. When set, the bridge's port speaks TLS only:
+    /// links, `/health`, `/status` and `/metrics` alike; a plaintext client is refused.
+    pub identity: Option<TlsIdentity>,
+    /// A PEM file of the CA certificates trusted when dialling `wss://HOST:PORT`; the
+    /// peer's certificate must chain to one of them and be valid for `HOST`. Required to
+    /// dial `wss://`; `ws://` and bare `HOST:PORT` stay plaintext.
+    pub ca: Option<PathBuf>,
+}
+
+/// A certificate chain and its private key, both PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsIdentity {
+    /// The certificate chain, the server's own certificate first, then any intermediates.
+    pub cert_chain: PathBuf,
+    /// The private key of the first certificate (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl TlsIdentity {
+    /// The identity of the certificate chain at `cert_chain` and the key at `key`.
+    pub fn new(cert_chain: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        TlsIdentity {
+            cert_chain: cert_chain.into(),
+            key: key.into(),
         }
     }
 }

@@ -70,8 +70,9 @@ impl DistributedNetwork {
             .auth_token
             .as_ref()
             .and_then(|t| Token::new(t.as_bytes()));
+        let tls = net::Tls::load(&config.tls)?;
         let mut network = Network::with_config(registry, config.local.clone());
-        let hub = Hub::new(me, token, config);
+        let hub = Hub::new(me, token, config, tls);
         network.set_resolver(Arc::new(Resolver(hub.clone())));
         Ok(DistributedNetwork {
             hub,

@@ -61,6 +61,15 @@ pub enum BridgeError {
         /// The cause.
         source: std::io::Error,
     },
+    /// TLS with a peer failed: its certificate is not trusted, or one side speaks TLS and
+    /// the other does not. No link is made, and retrying will not help.
+    #[error("TLS with {address}: {reason}")]
+    Tls {
+        /// The peer's `HOST:PORT`.
+        address: String,
+        /// What went wrong, in the user's terms.
+        reason: String,
+    },
     /// The WebSocket layer failed.
     #[error("websocket: {0}")]
     WebSocket(String),

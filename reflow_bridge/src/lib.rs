@@ -28,7 +28,7 @@ mod session;
 mod status;
 
 pub use alias::AliasStrategy;
-pub use config::DistributedConfig;
+pub use config::{DistributedConfig, TlsConfig, TlsIdentity};
 pub use distributed::{DistributedNetwork, PeerInfo};
 pub use error::BridgeError;
 pub use events::BridgeEvent;

@@ -47,17 +47,20 @@ pub(crate) enum HandshakeFailure {
     TooManyConnections,
     /// The peer broke the handshake protocol (wrong frame, bad field, timeout).
     Protocol,
+    /// The TLS handshake failed or timed out: a plaintext client, an untrusted certificate.
+    Tls,
 }
 
 impl HandshakeFailure {
     /// Every reason, in rendering order.
-    pub(crate) const ALL: [Self; 6] = [
+    pub(crate) const ALL: [Self; 7] = [
         Self::AuthFailed,
         Self::MissingToken,
         Self::VersionMismatch,
         Self::DuplicateInstance,
         Self::TooManyConnections,
         Self::Protocol,
+        Self::Tls,
     ];
 
     /// The label value.
@@ -69,6 +72,7 @@ impl HandshakeFailure {
             Self::DuplicateInstance => "duplicate_instance",
             Self::TooManyConnections => "too_many_connections",
             Self::Protocol => "protocol",
+            Self::Tls => "tls",
         }
     }
 }

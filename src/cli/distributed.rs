@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use reflow_bridge::{BridgeError, BridgeEvent, DistributedConfig, DistributedNetwork};
+use reflow_bridge::{
+    BridgeError, BridgeEvent, DistributedConfig, DistributedNetwork, TlsConfig, TlsIdentity,
+};
 use reflow_network::{Graph, NetworkConfig};
 
 use super::run::{exit_code, log_events, RunArgs};
@@ -29,7 +31,8 @@ pub(crate) struct BridgeArgs {
     /// This instance's unique id (default: a fresh UUID).
     #[arg(long, value_name = "ID")]
     instance_id: Option<String>,
-    /// Link to the instance at HOST:PORT (repeatable); retried for 15 s while it starts.
+    /// Link to the instance at HOST:PORT, or at wss://HOST:PORT over TLS (needs --tls-ca)
+    /// (repeatable); retried for 15 s while it starts.
     #[arg(long = "connect", value_name = "HOST:PORT")]
     connect: Vec<String>,
     /// Read the shared link token from this environment variable.
@@ -41,6 +44,17 @@ pub(crate) struct BridgeArgs {
     /// Make this graph node usable by peers (repeatable).
     #[arg(long = "export", value_name = "NODE")]
     export: Vec<String>,
+    /// Serve over TLS only, with this PEM certificate chain (own certificate first); peers
+    /// then dial wss://HOST:PORT, and /health, /status, /metrics are HTTPS. Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires_all = ["tls_key", "bind"])]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Trust the CA certificates in this PEM file when dialling wss://HOST:PORT: a peer's
+    /// certificate must be signed by one of them and name HOST.
+    #[arg(long, value_name = "FILE", requires = "connect")]
+    tls_ca: Option<PathBuf>,
 }
 
 impl BridgeArgs {
@@ -66,6 +80,17 @@ impl BridgeArgs {
         Ok(token)
     }
 
+    fn tls(&self) -> TlsConfig {
+        let identity = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsIdentity::new(cert, key)),
+            _ => None,
+        };
+        TlsConfig {
+            identity,
+            ca: self.tls_ca.clone(),
+        }
+    }
+
     fn config(&self, local: NetworkConfig) -> anyhow::Result<DistributedConfig> {
         let Some(network_id) = self.network_id.clone() else {
             bail!("--network-id is required with --bind, --connect or --export");
@@ -74,6 +99,7 @@ impl BridgeArgs {
         config.instance_id = self.instance_id.clone().unwrap_or_default();
         config.bind = self.bind;
         config.auth_token = Some(self.token()?);
+        config.tls = self.tls();
         config.shutdown_deadline = local.shutdown_deadline;
         config.local = local;
         Ok(config)
@@ -90,8 +116,14 @@ pub(crate) async fn run(
     let mut dn = DistributedNetwork::new(config, reflow_actors::registry())?;
     tokio::spawn(log_peers(dn.bridge_events()));
     if let Some(addr) = dn.listen().await? {
+        // Over TLS the address is given as peers dial it.
+        let scheme = if bridge.tls_cert.is_some() {
+            "wss://"
+        } else {
+            ""
+        };
         eprintln!(
-            "reflow: network `{}` (instance {}) listening on {addr}",
+            "reflow: network `{}` (instance {}) listening on {scheme}{addr}",
             dn.network_id(),
             dn.instance_id()
         );
@@ -145,6 +177,25 @@ async fn log_peers(mut events: tokio::sync::broadcast::Receiver<BridgeEvent>) {
             }) => {
                 eprintln!("reflow: peer `{network_id}` (instance {instance_id}) down: {reason}");
             }
+            Ok(BridgeEvent::LinkResumed {
+                network_id,
+                instance_id,
+                replayed,
+            }) => {
+                eprintln!(
+                    "reflow: peer `{network_id}` (instance {instance_id}) resumed, {replayed} messages sent again"
+                );
+            }
+            Ok(BridgeEvent::MessagesLost {
+                network_id,
+                instance_id,
+                count,
+                reason,
+            }) => {
+                eprintln!(
+                    "reflow: {count} messages to peer `{network_id}` (instance {instance_id}) lost: {reason}"
+                );
+            }
             Ok(_) => {}
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(missed = n, "peer event log lagged");
@@ -154,7 +205,7 @@ async fn log_peers(mut events: tokio::sync::broadcast::Receiver<BridgeEvent>) {
     }
 }
 
-/// Dials `peer`, retrying while it is not reachable yet; an authentication or protocol
+/// Dials `peer`, retrying while it is not reachable yet; an authentication, TLS or protocol
 /// refusal is final.
 async fn connect_patiently(
     dn: &DistributedNetwork,

@@ -27,7 +27,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run a graph until it completes (exit 0), an actor fails (exit 1), or Ctrl-C
     /// (graceful: sources stop, in-flight messages drain).
-    Run(run::RunArgs),
+    // Boxed: its flags make it several times the size of the other commands.
+    Run(Box<run::RunArgs>),
     /// Check a graph without running it: print every problem with its location and exit 1,
     /// or print a one-line summary and exit 0.
     Validate {
@@ -55,7 +56,7 @@ pub(crate) fn init_logging(filter: &str) -> anyhow::Result<()> {
 
 pub(crate) fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Validate { graph } => Ok(validate::validate(&graph)),
         Command::Components { json } => components::list(json),
     }

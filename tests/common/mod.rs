@@ -1,8 +1,9 @@
-//! Helpers shared by the integration tests: real actors that record what they see, and in
-//! [`fault`] a fault-injection TCP relay.
+//! Helpers shared by the integration tests: real actors that record what they see, in
+//! [`fault`] a fault-injection TCP relay, and in [`tls`] certificates made at test time.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 pub mod fault;
+pub mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

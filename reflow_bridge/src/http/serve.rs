@@ -6,7 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
+use axum::serve::{Listener, ListenerExt};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -44,6 +44,34 @@ pub(crate) async fn serve_with_deadline(
             tracing::debug!(%err, "could not set TCP_NODELAY on an accepted connection");
         }
     });
+    serve_on_with_deadline(listener, router, shutdown, deadline).await
+}
+
+/// [`serve`] on another listener (one that serves TLS), whose connections come with the
+/// peer's address and already have `TCP_NODELAY` set.
+pub(crate) async fn serve_on<L>(
+    listener: L,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()>
+where
+    L: Listener<Addr = SocketAddr>,
+{
+    serve_on_with_deadline(listener, router, shutdown, DRAIN_DEADLINE).await
+}
+
+async fn serve_on_with_deadline<L>(
+    listener: L,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    deadline: Duration,
+) -> io::Result<()>
+where
+    L: Listener<Addr = SocketAddr>,
+{
+    // axum gives handlers `ConnectInfo<SocketAddr>` from a `TcpListener` or from a `TapIo`
+    // over any listener: this tap does nothing but that.
+    let listener = listener.tap_io(|_| {});
     let (signalled_tx, signalled_rx) = oneshot::channel();
     let signal = async move {
         shutdown.await;

@@ -16,7 +16,7 @@ use crate::alias::AliasRegistry;
 use crate::config::DistributedConfig;
 use crate::events::BridgeEvent;
 use crate::metrics::Metrics;
-use crate::net::{Exit, LinkHandle, LinkId};
+use crate::net::{Exit, LinkHandle, LinkId, Tls};
 use crate::protocol::ExportedActor;
 use crate::session::{Identity, Token};
 
@@ -71,6 +71,8 @@ pub(crate) struct Hub {
     pub(crate) me: Identity,
     pub(crate) token: Option<Token>,
     pub(crate) config: DistributedConfig,
+    /// `config.tls`, loaded.
+    pub(crate) tls: Tls,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) started: Instant,
     pub(crate) aliases: Mutex<AliasRegistry>,
@@ -97,11 +99,17 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    pub(crate) fn new(me: Identity, token: Option<Token>, config: DistributedConfig) -> Arc<Self> {
+    pub(crate) fn new(
+        me: Identity,
+        token: Option<Token>,
+        config: DistributedConfig,
+        tls: Tls,
+    ) -> Arc<Self> {
         Arc::new(Hub {
             me,
             token,
             config,
+            tls,
             metrics: Arc::new(Metrics::new()),
             started: Instant::now(),
             aliases: Mutex::default(),

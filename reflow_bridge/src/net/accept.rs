@@ -1,5 +1,5 @@
-//! Serving: the HTTP surface on the bridge's port, whose `/ws` upgrade runs the server
-//! handshake and starts a link. Each connection is its own task.
+//! Serving: the HTTP surface on the bridge's port (over TLS only, when configured), whose
+//! `/ws` upgrade runs the server handshake and starts a link. Each connection is its own task.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,15 +43,24 @@ pub(crate) async fn serve(hub: Arc<Hub>, bind: SocketAddr) -> Result<Server, Bri
     })?;
     let router = http::router(state(&hub));
     let (stop, stopped) = oneshot::channel::<()>();
+    let tls = hub.tls.server.clone();
+    let metrics = hub.metrics.clone();
     let task = tokio::spawn(async move {
         let shutdown = async {
             let _ = stopped.await;
         };
-        if let Err(err) = http::serve(listener, router, shutdown).await {
+        let served = match tls {
+            Some(tls) => {
+                let listener = super::tls::TlsListener::new(listener, addr, tls, metrics);
+                http::serve_on(listener, router, shutdown).await
+            }
+            None => http::serve(listener, router, shutdown).await,
+        };
+        if let Err(err) = served {
             tracing::error!("the bridge server stopped: {err}");
         }
     });
-    tracing::info!(%addr, "bridge listening");
+    tracing::info!(%addr, tls = hub.tls.server.is_some(), "bridge listening");
     Ok(Server { addr, stop, task })
 }
 

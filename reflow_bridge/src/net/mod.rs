@@ -12,6 +12,7 @@ mod reader;
 mod redial;
 mod replay;
 mod resume;
+mod tls;
 mod wire;
 mod writer;
 
@@ -20,3 +21,4 @@ pub(crate) use connection::Exit;
 pub(crate) use dial::dial;
 pub(crate) use link::{Connection, LinkHandle, LinkId};
 pub(crate) use resume::Decision;
+pub(crate) use tls::Tls;

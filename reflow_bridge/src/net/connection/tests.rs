@@ -51,7 +51,12 @@ fn harness() -> Harness {
     config.max_message_bytes = 4096;
     config.link_window = 16;
     config.resume_timeout = std::time::Duration::from_millis(200);
-    let hub = Hub::new(Identity::new("here", "me", "1"), None, config);
+    let hub = Hub::new(
+        Identity::new("here", "me", "1"),
+        None,
+        config,
+        crate::net::Tls::default(),
+    );
     let remote = Peer {
         identity: Identity::new("there", "them", "1"),
         limits: Limits { max_message: 4096 },
