@@ -25,6 +25,8 @@ pub struct Status {
     pub exported: Vec<ExportStatus>,
     /// Remote actors registered in the local graph, under their local names.
     pub remote_actors: Vec<RemoteActorStatus>,
+    /// Messages sent to peers that will never be delivered (links given up), since start.
+    pub messages_lost: u64,
 }
 
 /// Where a link stands.

@@ -61,6 +61,7 @@ impl Hub {
             links,
             exported,
             remote_actors,
+            messages_lost: self.metrics.messages_lost.get(),
         }
     }
 

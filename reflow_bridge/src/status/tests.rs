@@ -38,6 +38,7 @@ fn status_serialises_to_the_documented_shape() {
             outports: vec![],
         }],
         remote_actors: aliases.entries().into_iter().map(Into::into).collect(),
+        messages_lost: 3,
     };
     let expected = json!({
         "network_id": "alpha",
@@ -54,7 +55,8 @@ fn status_serialises_to_the_documented_shape() {
         "remote_actors": [
             {"local_name": "beta_printer", "actor": "printer", "network": "beta", "aliased": true},
             {"local_name": "counter", "actor": "counter", "network": "beta", "aliased": false}
-        ]
+        ],
+        "messages_lost": 3
     });
     assert_eq!(serde_json::to_value(&status).unwrap(), expected);
 }
