@@ -32,4 +32,4 @@ pub use config::{DistributedConfig, TlsConfig, TlsIdentity};
 pub use distributed::{DistributedNetwork, PeerInfo};
 pub use error::BridgeError;
 pub use events::BridgeEvent;
-pub use status::{ExportStatus, LinkStatus, RemoteActorStatus, Status};
+pub use status::{ExportStatus, LinkState, LinkStatus, RemoteActorStatus, Status};
