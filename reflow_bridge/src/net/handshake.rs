@@ -8,8 +8,8 @@ use futures::{SinkExt, StreamExt};
 use super::wire::{Wire, WireSink, WireStream};
 use crate::error::BridgeError;
 use crate::hub::Hub;
-use crate::metrics::HandshakeFailure;
-use crate::protocol::{self, close, Frame, RefuseReason};
+use crate::metrics::{FrameRejection, HandshakeFailure};
+use crate::protocol::{self, close, DecodeError, Frame, RefuseReason};
 use crate::session::{
     fresh_nonce, ClientHandshake, HandshakeError, Identity, Limits, Peer, ServerHandshake, Step,
 };
@@ -68,7 +68,17 @@ async fn exchange(
             send(sink, frame).await?;
         }
         loop {
-            let frame = recv(stream, hub.max_message_bytes()).await?;
+            let frame = match read_frame(stream, hub.max_message_bytes()).await {
+                Ok(frame) => frame,
+                Err(ReadError::Rejected(rejection)) => {
+                    return Err(reject(hub, sink, rejection).await)
+                }
+                Err(ReadError::Gone(err)) => return Err(err),
+            };
+            if !frame.is_handshake() {
+                // Data, acks and the like are only read once the peer is authenticated.
+                hub.metrics.frame_rejected(FrameRejection::BeforeAuth);
+            }
             match step(frame) {
                 Ok(Step::Send(frame)) => send(sink, frame).await?,
                 Ok(Step::Done { send: reply, peer }) => {
@@ -90,9 +100,24 @@ async fn exchange(
             "handshake timeout".into(),
         ))
         .await;
+    hub.metrics.handshake_failed(HandshakeFailure::Protocol);
     Err(BridgeError::Protocol(
         "the handshake did not complete in time".into(),
     ))
+}
+
+/// Closes on a message we refuse to read, and counts both the message and the handshake.
+async fn reject(hub: &Hub, sink: &mut WireSink, rejection: Rejection) -> BridgeError {
+    let Rejection {
+        close,
+        reason,
+        detail,
+    } = rejection;
+    let _ = sink.send(Wire::Close(close, detail.clone())).await;
+    hub.metrics.frame_rejected(reason);
+    hub.metrics.handshake_failed(HandshakeFailure::Protocol);
+    tracing::warn!("handshake failed: rejected message: {detail}");
+    BridgeError::Protocol(detail)
 }
 
 /// Refuses ourselves, and a live duplicate (another process with the same instance id);
@@ -164,43 +189,111 @@ pub(super) async fn send(sink: &mut WireSink, frame: Frame) -> Result<(), Bridge
         .map_err(BridgeError::WebSocket)
 }
 
+/// Reads the next frame after the handshake (the peer's `Resume`); a message we refuse is
+/// reported as a protocol error, which the caller answers.
 pub(super) async fn recv(stream: &mut WireStream, max: usize) -> Result<Frame, BridgeError> {
+    read_frame(stream, max)
+        .await
+        .map_err(ReadError::into_bridge_error)
+}
+
+/// Why a handshake message could not be read.
+#[derive(Debug)]
+enum ReadError {
+    /// The peer sent something the protocol does not allow: answer with a close.
+    Rejected(Rejection),
+    /// The peer closed, or the socket failed: there is nobody to answer.
+    Gone(BridgeError),
+}
+
+/// A refused message: the close code to answer with, and the counter it goes to.
+#[derive(Debug)]
+struct Rejection {
+    close: u16,
+    reason: FrameRejection,
+    detail: String,
+}
+
+impl ReadError {
+    fn rejected(close: u16, reason: FrameRejection, detail: String) -> Self {
+        ReadError::Rejected(Rejection {
+            close,
+            reason,
+            detail,
+        })
+    }
+
+    fn into_bridge_error(self) -> BridgeError {
+        match self {
+            ReadError::Rejected(rejection) => BridgeError::Protocol(rejection.detail),
+            ReadError::Gone(err) => err,
+        }
+    }
+}
+
+/// Reads the next binary message and decodes its one frame.
+async fn read_frame(stream: &mut WireStream, max: usize) -> Result<Frame, ReadError> {
     loop {
         let bytes = match stream.next().await {
             Some(Ok(Wire::Binary(bytes))) => bytes,
             Some(Ok(Wire::Other)) => continue,
             Some(Ok(Wire::Text)) => {
-                return Err(BridgeError::Protocol(
+                return Err(ReadError::rejected(
+                    close::UNSUPPORTED_DATA,
+                    FrameRejection::Malformed,
                     "a text message during the handshake".into(),
                 ))
             }
             Some(Ok(Wire::Close(code, reason))) => {
-                return Err(BridgeError::Refused(format!(
+                return Err(ReadError::Gone(BridgeError::Refused(format!(
                     "the peer closed ({code}): {reason}"
+                ))))
+            }
+            Some(Err(err)) => return Err(read_failure(err)),
+            None => {
+                return Err(ReadError::Gone(BridgeError::Refused(
+                    "the peer closed the connection".into(),
                 )))
             }
-            Some(Err(err)) => return Err(BridgeError::WebSocket(err)),
-            None => {
-                return Err(BridgeError::Refused(
-                    "the peer closed the connection".into(),
-                ))
-            }
         };
-        if bytes.len() > max {
-            return Err(BridgeError::Protocol(format!(
-                "handshake message of {} bytes",
-                bytes.len()
-            )));
-        }
-        let mut frames =
-            protocol::decode(&bytes).map_err(|e| BridgeError::Protocol(e.to_string()))?;
-        if frames.len() != 1 {
-            return Err(BridgeError::Protocol(
-                "a handshake message carries exactly one frame".into(),
-            ));
-        }
-        if let Some(frame) = frames.pop() {
-            return Ok(frame);
-        }
+        return one_frame(&bytes, max);
     }
+}
+
+/// Decodes a handshake message, which holds exactly one frame of at most `max` bytes.
+fn one_frame(bytes: &[u8], max: usize) -> Result<Frame, ReadError> {
+    if bytes.len() > max {
+        return Err(oversized(format!(
+            "handshake message of {} bytes",
+            bytes.len()
+        )));
+    }
+    let mut frames = protocol::decode_limited(bytes, 1).map_err(|err| {
+        let reason = match err {
+            DecodeError::UnknownKind { .. } => FrameRejection::UnknownKind,
+            _ => FrameRejection::Malformed,
+        };
+        ReadError::rejected(err.close_code(), reason, err.to_string())
+    })?;
+    match (frames.pop(), frames.is_empty()) {
+        (Some(frame), true) => Ok(frame),
+        _ => Err(ReadError::rejected(
+            close::PROTOCOL_ERROR,
+            FrameRejection::Malformed,
+            "a handshake message carries exactly one frame".into(),
+        )),
+    }
+}
+
+/// tungstenite reports an over-limit message as a read error ("too long") and sends no
+/// Close; anything else is a broken socket.
+fn read_failure(err: String) -> ReadError {
+    if err.contains("too long") || err.contains("Space limit exceeded") {
+        return oversized(err);
+    }
+    ReadError::Gone(BridgeError::WebSocket(err))
+}
+
+fn oversized(detail: String) -> ReadError {
+    ReadError::rejected(close::TOO_BIG, FrameRejection::Oversized, detail)
 }

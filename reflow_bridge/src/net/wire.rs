@@ -39,7 +39,7 @@ where
             Wire::Binary(bytes) => Message::Binary(bytes.into()),
             Wire::Close(code, reason) => Message::Close(Some(CloseFrame {
                 code: CloseCode::from(code),
-                reason: reason.into(),
+                reason: bounded_reason(reason).into(),
             })),
             Wire::Text | Wire::Other => Message::Pong(Vec::new().into()),
         }))
@@ -66,7 +66,7 @@ pub(crate) fn from_axum(socket: axum::extract::ws::WebSocket) -> (WireSink, Wire
             Wire::Binary(bytes) => Message::Binary(bytes.into()),
             Wire::Close(code, reason) => Message::Close(Some(CloseFrame {
                 code,
-                reason: reason.into(),
+                reason: bounded_reason(reason).into(),
             })),
             Wire::Text | Wire::Other => Message::Pong(Vec::new().into()),
         }))
@@ -83,7 +83,38 @@ pub(crate) fn from_axum(socket: axum::extract::ws::WebSocket) -> (WireSink, Wire
     (Box::pin(sink), Box::pin(stream))
 }
 
+/// The longest close reason a WebSocket close frame can carry (125 bytes less the code).
+const MAX_CLOSE_REASON: usize = 123;
+
+/// `reason` cut to fit a close frame, at a character boundary: a longer one would make the
+/// close frame itself a protocol violation, and the peer would never see the code.
+fn bounded_reason(mut reason: String) -> String {
+    if reason.len() > MAX_CLOSE_REASON {
+        let mut end = MAX_CLOSE_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
+}
+
 fn close_of(frame: Option<(u16, String)>) -> Wire {
     let (code, reason) = frame.unwrap_or((1005, String::new()));
     Wire::Close(code, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_are_cut_to_fit_a_close_frame_at_a_char_boundary() {
+        assert_eq!(bounded_reason("short".into()), "short");
+        let long = "é".repeat(100);
+        let cut = bounded_reason(long);
+        assert_eq!(cut.len(), 122);
+        assert!(cut.chars().all(|c| c == 'é'));
+        assert_eq!(bounded_reason("a".repeat(200)).len(), MAX_CLOSE_REASON);
+    }
 }

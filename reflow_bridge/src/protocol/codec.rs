@@ -135,7 +135,9 @@ impl Flavor for VecFlavor<'_> {
     }
 }
 
-/// Decodes one envelope into its frames. The caller enforces the message size limit first.
+/// Decodes one envelope into its frames, however many. The bridge itself always bounds the
+/// count with [`decode_limited`].
+#[cfg(test)]
 pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<Frame>, DecodeError> {
     decode_limited(bytes, usize::MAX)
 }

@@ -296,8 +296,8 @@ impl Frame {
         }
     }
 
-    #[cfg(test)]
-    /// Whether this frame belongs to the handshake (`Hello` to `Welcome`, and `Refuse`).
+    /// Whether this frame belongs to the handshake (`Hello` to `Welcome`, and `Refuse`): the
+    /// only frames read before the peer is authenticated.
     pub(crate) fn is_handshake(&self) -> bool {
         matches!(
             self,

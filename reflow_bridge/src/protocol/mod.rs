@@ -6,7 +6,9 @@ mod codec;
 mod frame;
 mod payload;
 
-pub(crate) use codec::{decode, decode_limited, encode, encode_into, DecodeError, EncodeError};
+#[cfg(test)]
+pub(crate) use codec::decode;
+pub(crate) use codec::{decode_limited, encode, encode_into, DecodeError, EncodeError};
 #[cfg(test)]
 pub(crate) use frame::KIND_COUNT;
 pub(crate) use frame::{ExportedActor, Frame, Nonce, RefuseReason};
@@ -39,6 +41,10 @@ pub(crate) mod close {
     /// reconnects and both resume where they were.
     pub(crate) const RECONNECT: u16 = 4000;
 }
+
+/// The decoder fuzz: mutated valid batches, as many cases as `REFLOW_FUZZ_CASES` asks.
+#[cfg(test)]
+mod fuzz;
 
 /// Tests, and sample frames the session tests reuse.
 #[cfg(test)]

@@ -473,7 +473,8 @@ fn data_frame() -> impl Strategy<Value = Frame> {
     ]
 }
 
-fn frame() -> impl Strategy<Value = Frame> {
+/// Any frame, with random fields; the decoder fuzz mutates batches of these.
+pub(crate) fn frame() -> impl Strategy<Value = Frame> {
     prop_oneof![control_frame(), data_frame()]
 }
 
