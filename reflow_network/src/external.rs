@@ -100,6 +100,25 @@ impl Injector {
             .map_err(|_| ActorError::new(format!("process `{}` has finished", self.process)))
     }
 
+    /// Delivers `msg` like [`Injector::send`] if the inbox has room now, without waiting.
+    pub fn try_send(&self, port: &str, origin: Origin, msg: Message) -> Result<(), TryInjectError> {
+        let ix = self.index(port).map_err(TryInjectError::Failed)?;
+        let packet = Packet {
+            port: ix,
+            origin,
+            msg: Some(msg),
+        };
+        self.tx.try_send(packet).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(packet) => match packet.msg {
+                Some(msg) => TryInjectError::Full(msg),
+                None => TryInjectError::Failed(ActorError::new("an end was given back")),
+            },
+            mpsc::error::TrySendError::Closed(_) => TryInjectError::Failed(ActorError::new(
+                format!("process `{}` has finished", self.process),
+            )),
+        })
+    }
+
     fn index(&self, port: &str) -> Result<u16, ActorError> {
         let ix = self.inports.iter().position(|p| p == port).ok_or_else(|| {
             ActorError::new(format!(
@@ -110,6 +129,15 @@ impl Injector {
         })?;
         u16::try_from(ix).map_err(ActorError::new)
     }
+}
+
+/// Why [`Injector::try_send`] did not deliver.
+#[derive(Debug)]
+pub enum TryInjectError {
+    /// The inbox is full: the message is handed back, to send later.
+    Full(Message),
+    /// The port is unknown or the process has finished.
+    Failed(ActorError),
 }
 
 /// Sends on a process's outports from outside its hooks (see [`Context::outputs`]).

@@ -1,6 +1,7 @@
 //! What the hub does with each frame a link reads after the handshake.
 
-use reflow_network::{Injector, Origin};
+use reflow_network::{Injector, Origin, TryInjectError};
+use tokio::sync::mpsc::error::TrySendError;
 
 use super::{Hub, ReplyEvent};
 use crate::metrics::FrameRejection;
@@ -78,6 +79,68 @@ impl Hub {
                 kind = other.kind(),
                 "a control frame was queued for delivery"
             ),
+        }
+    }
+
+    /// Delivers a `Data` or `Reply` frame at once if its target has room now, and hands back
+    /// whatever it cannot deliver without waiting (the caller queues it for `on_frame`).
+    /// Frames without a target are dropped and counted, as `on_frame` does.
+    pub(crate) fn try_on_frame(
+        &self,
+        link: &LinkHandle,
+        frame: Frame,
+        route: &mut Route,
+    ) -> Option<Frame> {
+        match frame {
+            Frame::Data {
+                seq,
+                actor,
+                port,
+                origin,
+                payload,
+                trace,
+            } => {
+                let target = self.target(route, link, actor, origin)?;
+                match target.injector.try_send(&port, target.local, payload) {
+                    Ok(()) => None,
+                    Err(TryInjectError::Full(payload)) => Some(Frame::Data {
+                        seq,
+                        actor: target.actor.clone(),
+                        port,
+                        origin,
+                        payload,
+                        trace,
+                    }),
+                    Err(TryInjectError::Failed(err)) => {
+                        self.metrics.frame_rejected(FrameRejection::UnknownTarget);
+                        tracing::warn!(actor = %target.actor, %port, "cannot deliver: {err}");
+                        None
+                    }
+                }
+            }
+            Frame::Reply {
+                seq,
+                actor,
+                port,
+                origin,
+                payload,
+            } => {
+                route.last = None;
+                let session = self.session(origin)?;
+                match session.try_send(ReplyEvent::Message(port, payload)) {
+                    Err(TrySendError::Full(ReplyEvent::Message(port, payload))) => {
+                        Some(Frame::Reply {
+                            seq,
+                            actor,
+                            port,
+                            origin,
+                            payload,
+                        })
+                    }
+                    _ => None,
+                }
+            }
+            other => Some(other),
         }
     }
 

@@ -6,6 +6,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -14,10 +15,13 @@ use super::writer::ack_threshold;
 use crate::hub::{Hub, Route};
 use crate::protocol::Frame;
 
+/// How long an acknowledgement may wait for data going the other way to ride on.
+pub(crate) const ACK_DELAY: Duration = Duration::from_millis(2);
+
 /// Starts delivering what `inbound` receives; ends when the link drops the sender.
 pub(crate) fn spawn(hub: Arc<Hub>, link: LinkHandle, mut inbound: mpsc::Receiver<Frame>) {
     tokio::spawn(async move {
-        while let Some(first) = inbound.recv().await {
+        while let Some(first) = next_frame(&mut inbound, &link).await {
             // A run of frames that arrived together shares lookups; a fresh run looks again.
             let mut route = Route::default();
             let mut next = Some(first);
@@ -25,23 +29,45 @@ pub(crate) fn spawn(hub: Arc<Hub>, link: LinkHandle, mut inbound: mpsc::Receiver
                 let seq = frame.seq().unwrap_or(0);
                 hub.on_frame(&link, frame, &mut route).await;
                 link.state.delivered.store(seq, Ordering::Release);
+                link.state.queued.fetch_sub(1, Ordering::AcqRel);
+                if unacknowledged(&link) >= ack_threshold(&hub) {
+                    link.state.wake.notify_one();
+                }
                 next = inbound.try_recv().ok();
-                wake_writer(&hub, &link, next.is_none());
             }
         }
     });
 }
 
-/// Wakes the writer when enough is delivered to acknowledge at once, or when the queue ran
-/// dry and no delayed acknowledgement is pending yet.
-fn wake_writer(hub: &Hub, link: &LinkHandle, drained: bool) {
+/// The next frame to deliver. While deliveries are unacknowledged, waits at most
+/// `ACK_DELAY` for one; then, if no outgoing message carried the acknowledgement meanwhile,
+/// has the writer send it on its own. The writer is thus woken for an acknowledgement only
+/// when one is due, never once per message.
+async fn next_frame(inbound: &mut mpsc::Receiver<Frame>, link: &LinkHandle) -> Option<Frame> {
+    loop {
+        if unacknowledged(link) == 0 {
+            return inbound.recv().await;
+        }
+        match tokio::time::timeout(ACK_DELAY, inbound.recv()).await {
+            Ok(frame) => return frame,
+            Err(_) if unacknowledged(link) > 0 => link.state.wake.notify_one(),
+            Err(_) => {}
+        }
+        // Wait for the writer to send it before arming the delay again.
+        while unacknowledged(link) > 0 {
+            tokio::select! {
+                frame = inbound.recv() => return frame,
+                () = tokio::time::sleep(ACK_DELAY) => link.state.wake.notify_one(),
+            }
+        }
+    }
+}
+
+/// Deliveries not yet acknowledged to the peer.
+pub(crate) fn unacknowledged(link: &LinkHandle) -> u64 {
     let state = &link.state;
-    let pending = state
+    state
         .delivered
         .load(Ordering::Acquire)
-        .saturating_sub(state.ack_sent.load(Ordering::Acquire));
-    let urgent = pending >= ack_threshold(hub);
-    if urgent || (drained && pending > 0 && !state.ack_armed.swap(true, Ordering::AcqRel)) {
-        state.wake.notify_one();
-    }
+        .saturating_sub(state.ack_sent.load(Ordering::Acquire))
 }

@@ -48,10 +48,11 @@ pub(crate) struct LinkState {
     pub(crate) received: AtomicU64,
     /// Highest sequence number delivered to its actor or proxy.
     pub(crate) delivered: AtomicU64,
+    /// Frames queued for the delivery task and not yet delivered: while there are any, the
+    /// reader may not deliver on its own (order).
+    pub(crate) queued: AtomicU64,
     /// Highest sequence number we acknowledged to the peer.
     pub(crate) ack_sent: AtomicU64,
-    /// Whether the writer has a delayed acknowledgement pending.
-    pub(crate) ack_armed: AtomicBool,
     /// Highest sequence number the peer acknowledged.
     pub(crate) peer_acked: AtomicU64,
     /// A heartbeat id to answer, 0 for none.

@@ -8,10 +8,12 @@ use std::sync::atomic::Ordering;
 use futures::StreamExt;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
+use super::deliver::{unacknowledged, ACK_DELAY};
 use super::link::LinkHandle;
 use super::wire::{Wire, WireStream};
+use super::writer::ack_threshold;
 use super::Exit;
-use crate::hub::Hub;
+use crate::hub::{Hub, Route};
 use crate::metrics::FrameRejection;
 use crate::protocol::{self, close, DecodeError, Frame};
 
@@ -25,7 +27,7 @@ pub(crate) async fn run(
     link: &LinkHandle,
     hub: &Hub,
 ) -> Exit {
-    while let Some(item) = stream.next().await {
+    while let Some(item) = next_message(stream, link).await {
         link.stats
             .last_seen_us
             .store(hub.now_us(), Ordering::Relaxed);
@@ -47,6 +49,21 @@ pub(crate) async fn run(
     Exit::Dropped("the connection ended without a close".to_string())
 }
 
+/// The next message from the socket. While deliveries are unacknowledged, wakes the
+/// writer to acknowledge them if no message arrives within `ACK_DELAY` (an outgoing
+/// message usually carries the acknowledgement first).
+async fn next_message(stream: &mut WireStream, link: &LinkHandle) -> Option<Result<Wire, String>> {
+    loop {
+        if unacknowledged(link) == 0 {
+            return stream.next().await;
+        }
+        match tokio::time::timeout(ACK_DELAY, stream.next()).await {
+            Ok(item) => return item,
+            Err(_) => link.state.wake.notify_one(),
+        }
+    }
+}
+
 fn on_message(
     bytes: &[u8],
     inbound: &mpsc::Sender<Frame>,
@@ -65,22 +82,26 @@ fn on_message(
     let frames = protocol::decode_limited(bytes, MAX_FRAMES_IN).map_err(|e| rejected(hub, &e))?;
     let data = frames.iter().filter(|f| f.seq().is_some()).count();
     hub.metrics.frame_in(bytes.len(), data);
+    let mut route = Route::default();
     for frame in frames {
         match frame.seq() {
-            Some(seq) => on_sequenced(seq, frame, inbound, link, hub)?,
+            Some(seq) => on_sequenced(seq, frame, inbound, link, hub, &mut route)?,
             None => on_control(frame, link, hub)?,
         }
     }
     Ok(())
 }
 
-/// Queues the next sequenced frame; drops one already received; a gap is a protocol error.
+/// Delivers the next sequenced frame at once when nothing is queued before it and its
+/// target has room, else queues it for the delivery task; drops a frame already received;
+/// a gap is a protocol error.
 fn on_sequenced(
     seq: u64,
     frame: Frame,
     inbound: &mpsc::Sender<Frame>,
     link: &LinkHandle,
     hub: &Hub,
+    route: &mut Route,
 ) -> Result<(), Exit> {
     let received = link.state.received.load(Ordering::Acquire);
     if seq <= received {
@@ -92,14 +113,34 @@ fn on_sequenced(
         let reason = format!("frame {seq} arrived, {} expected", received + 1);
         return Err(Exit::Rejected(close::PROTOCOL_ERROR, reason));
     }
+    let state = &link.state;
+    let frame = if state.queued.load(Ordering::Acquire) == 0 {
+        match hub.try_on_frame(link, frame, route) {
+            None => {
+                state.received.store(seq, Ordering::Release);
+                state.delivered.store(seq, Ordering::Release);
+                link.stats.messages_in.fetch_add(1, Ordering::Relaxed);
+                if unacknowledged(link) >= ack_threshold(hub) {
+                    state.wake.notify_one();
+                }
+                return Ok(());
+            }
+            Some(frame) => frame,
+        }
+    } else {
+        frame
+    };
+    state.queued.fetch_add(1, Ordering::AcqRel);
     match inbound.try_send(frame) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => {
+            state.queued.fetch_sub(1, Ordering::AcqRel);
             hub.metrics.frame_rejected(FrameRejection::WindowExceeded);
             let reason = "the peer sent more than the receive window".to_string();
             return Err(Exit::Rejected(close::POLICY_VIOLATION, reason));
         }
         Err(TrySendError::Closed(_)) => {
+            state.queued.fetch_sub(1, Ordering::AcqRel);
             return Err(Exit::Closed(close::GOING_AWAY, "link closed".into()));
         }
     }

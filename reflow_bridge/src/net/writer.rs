@@ -2,7 +2,8 @@
 //! has not received, then drains the outbox in batches while the credit window has room,
 //! numbering sequenced frames and keeping them for replay until acknowledged. It sends the
 //! heartbeats, answers the peer's, and acknowledges what was delivered: piggybacked on data
-//! when there is some, after a short delay or a quarter window otherwise.
+//! when there is some, otherwise when the delivery task says one is due (after a short
+//! delay, or at once when a quarter window waits).
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -19,14 +20,10 @@ use crate::protocol::{self, close, EncodeError, Frame};
 /// Most frames taken from the outbox for one message.
 const BATCH: usize = 256;
 
-/// How long an acknowledgement may wait for data to ride on.
-const ACK_DELAY: Duration = Duration::from_millis(2);
-
 /// What woke the writer.
 enum Step {
     Beat,
     Wake,
-    AckDue,
     Frames(usize),
     Attach(Option<super::link::Connection>),
     Close,
@@ -56,7 +53,6 @@ struct Writer<'a> {
     bytes: Vec<u8>,
     /// The largest message the peer accepts.
     limit: usize,
-    ack_at: Option<Instant>,
     closing: Option<(u16, String, Instant)>,
 }
 
@@ -70,7 +66,6 @@ impl<'a> Writer<'a> {
             frames: Vec::with_capacity(BATCH),
             bytes: Vec::new(),
             limit: peer_limit.min(hub.max_message_bytes()),
-            ack_at: None,
             closing: None,
         }
     }
@@ -96,14 +91,12 @@ impl<'a> Writer<'a> {
             let room = out
                 .replay
                 .room(window, self.hub.config.link_window_bytes, BATCH);
-            let ack_at = self.ack_at;
             let close_at = self.closing.as_ref().map(|c| c.2);
             let link = self.link;
             let step = tokio::select! {
                 biased;
                 () = beats.tick() => Step::Beat,
                 () = link.state.wake.notified() => Step::Wake,
-                () = sleep_until(ack_at), if ack_at.is_some() => Step::AckDue,
                 n = out.outbox.recv_many(&mut self.frames, room), if room > 0 => Step::Frames(n),
                 c = out.attach.recv() => Step::Attach(c),
                 _ = out.close.changed(), if close_at.is_none() => Step::Close,
@@ -130,11 +123,6 @@ impl<'a> Writer<'a> {
                 self.write_control(vec![beat]).await.map_err(Ended::Exit)
             }
             Step::Wake => self.on_wake().await.map_err(Ended::Exit),
-            Step::AckDue => {
-                self.ack_at = None;
-                self.link.state.ack_armed.store(false, Ordering::Release);
-                self.write_control(Vec::new()).await.map_err(Ended::Exit)
-            }
             Step::Frames(0) => Err(Ended::Exit(Exit::Closed(
                 close::GOING_AWAY,
                 "going away".into(),
@@ -216,21 +204,10 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// A heartbeat to answer or deliveries to acknowledge.
+    /// A heartbeat to answer or deliveries to acknowledge: the delivery task wakes the
+    /// writer only when an acknowledgement is due, so it goes out now.
     async fn on_wake(&mut self) -> Result<(), Exit> {
-        let state = &self.link.state;
-        let pending = state
-            .delivered
-            .load(Ordering::Acquire)
-            .saturating_sub(state.ack_sent.load(Ordering::Acquire));
-        let urgent = pending >= ack_threshold(self.hub);
-        if state.pong.load(Ordering::Acquire) != 0 || urgent {
-            return self.write_control(Vec::new()).await;
-        }
-        if pending > 0 && self.ack_at.is_none() {
-            self.ack_at = Some(Instant::now() + ACK_DELAY);
-        }
-        Ok(())
+        self.write_control(Vec::new()).await
     }
 
     /// Writes what the outbox gave: sequenced frames first (numbered, kept for replay),
@@ -369,10 +346,7 @@ impl<'a> Writer<'a> {
     /// Records that the extras of the last message were sent.
     fn commit_extras(&self, delivered: u64) {
         let state = &self.link.state;
-        if delivered > state.ack_sent.fetch_max(delivered, Ordering::AcqRel) {
-            // Everything delivered so far is acknowledged: the next delivery may ask again.
-            state.ack_armed.store(false, Ordering::Release);
-        }
+        state.ack_sent.fetch_max(delivered, Ordering::AcqRel);
         let pong = state.pong.load(Ordering::Acquire);
         let _ = state
             .pong
@@ -421,7 +395,7 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// Deliveries that are acknowledged at once rather than after `ACK_DELAY`.
+/// Deliveries that are acknowledged at once rather than after a short delay.
 pub(crate) fn ack_threshold(hub: &Hub) -> u64 {
     u64::from(hub.config.link_window / 4).max(1)
 }
