@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::http_get;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ use futures::{SinkExt, StreamExt};
 use reflow::Message;
 use reflow_bridge::{BridgeError, DistributedConfig, DistributedNetwork};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -56,15 +58,6 @@ async fn linked_client(name: &str, addr: &str) -> Result<DistributedNetwork, Bri
     let client = DistributedNetwork::new(config(name, false), reflow::actors::registry()).unwrap();
     client.connect_to_network(addr).await?;
     Ok(client)
-}
-
-async fn http_get(addr: &str, path: &str) -> String {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.unwrap();
-    response
 }
 
 /// The value of one sample in `/metrics`, e.g. `handshake_failures_total{reason="protocol"}`.

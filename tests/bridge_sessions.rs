@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::http_get;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use common::Record;
 use reflow::{Actor, ActorResult, Context, Message, Origin, Ports};
 use reflow_bridge::{BridgeEvent, DistributedConfig, DistributedNetwork};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
@@ -124,15 +126,6 @@ async fn replies_go_to_their_own_client_and_broadcasts_to_all() {
     alice.shutdown().await;
     bob.shutdown().await;
     server.shutdown().await;
-}
-
-async fn http_get(addr: &str, path: &str) -> String {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.unwrap();
-    response
 }
 
 #[tokio::test]

@@ -15,8 +15,16 @@ pub struct DistributedConfig {
     pub instance_id: String,
     /// Where to serve HTTP and WebSocket links; `None` for an instance that only dials out.
     pub bind: Option<SocketAddr>,
-    /// HTTP discovery endpoints (used by discovery; kept here so configs are complete).
+    /// HTTP discovery registries (`http://host:port`): this instance registers itself and
+    /// its exported actors there, and links to the instances listed (see `docs/discovery.md`).
     pub discovery_endpoints: Vec<String>,
+    /// How often discovery renews the registration and lists the registry.
+    pub discovery_interval: Duration,
+    /// The registry's writer token, sent as `Authorization: Bearer` when registering.
+    pub discovery_token: Option<String>,
+    /// The address peers should dial (`host:port`, `ws://` or `wss://`), announced through
+    /// discovery; by default the address this instance listens on.
+    pub advertise: Option<String>,
     /// The shared secret proven by challenge-response; required to link with anyone.
     pub auth_token: Option<String>,
     /// Most links this instance accepts at once.
@@ -62,6 +70,9 @@ impl DistributedConfig {
             instance_id: String::new(),
             bind: None,
             discovery_endpoints: Vec::new(),
+            discovery_interval: Duration::from_secs(10),
+            discovery_token: None,
+            advertise: None,
             auth_token: None,
             max_connections: 256,
             heartbeat_interval_ms: 1000,

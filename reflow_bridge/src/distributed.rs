@@ -42,6 +42,7 @@ pub struct DistributedNetwork {
     running: Option<RunningNetwork>,
     exports: Vec<(String, Value)>,
     server: Option<Server>,
+    finder: Option<crate::finder::Finder>,
 }
 
 impl std::fmt::Debug for DistributedNetwork {
@@ -80,6 +81,7 @@ impl DistributedNetwork {
             running: None,
             exports: Vec::new(),
             server: None,
+            finder: None,
         })
     }
 
@@ -261,6 +263,38 @@ impl DistributedNetwork {
         }
         self.running = Some(running);
         self.hub.announce().await;
+        self.start_discovery().await?;
+        if let Some(finder) = &self.finder {
+            // Register the exports now, not at the next renewal.
+            finder.refresh();
+        }
+        Ok(())
+    }
+
+    /// Starts discovery when `discovery_endpoints` are configured (`start` does it too):
+    /// serves first if bound, registers this instance and its exports with every endpoint,
+    /// renews every `discovery_interval`, and links to the instances listed there. Call it
+    /// before `add_graph` so that `actor@network` nodes can resolve through what discovery
+    /// finds. Does nothing when already started or without endpoints.
+    pub async fn start_discovery(&mut self) -> Result<(), BridgeError> {
+        if self.finder.is_some() || self.hub.config.discovery_endpoints.is_empty() {
+            return Ok(());
+        }
+        let listening = self.listen().await?;
+        let advertise = self.hub.config.advertise.clone().or_else(|| {
+            let scheme = if self.hub.tls.server.is_some() {
+                "wss"
+            } else {
+                "ws"
+            };
+            listening.map(|addr| format!("{scheme}://{addr}"))
+        });
+        let endpoints = &self.hub.config.discovery_endpoints;
+        self.finder = Some(crate::finder::Finder::start(
+            self.hub.clone(),
+            endpoints,
+            advertise,
+        )?);
         Ok(())
     }
 
@@ -325,6 +359,9 @@ impl DistributedNetwork {
     /// deadline, every peer gets Close 1001, the server stops.
     pub async fn shutdown(mut self) -> Report {
         let deadline = self.hub.config.shutdown_deadline;
+        if let Some(finder) = self.finder.take() {
+            finder.stop().await;
+        }
         self.hub.clear_exports();
         let report = match self.running.take() {
             Some(running) => running.shutdown(deadline).await,

@@ -10,7 +10,8 @@
 //!
 //! Layout: `protocol` (wire frames and codec), `session` (the handshake as pure state
 //! machines), `net` (sockets: serving, dialling, one task per link), `hub` (shared state and
-//! routing), `proxy` (remote actor proxies), `http` (/health, /status, /metrics),
+//! routing), `proxy` (remote actor proxies), `http` (/health, /status, /metrics), `finder`
+//! (the discovery client),
 //! [`alias`] (name-conflict strategies).
 
 pub mod alias;
@@ -18,6 +19,7 @@ mod config;
 mod distributed;
 mod error;
 mod events;
+mod finder;
 mod http;
 mod hub;
 mod metrics;

@@ -35,6 +35,18 @@ pub(crate) struct BridgeArgs {
     /// (repeatable); retried for 15 s while it starts.
     #[arg(long = "connect", value_name = "HOST:PORT")]
     connect: Vec<String>,
+    /// Register with the discovery registry at this URL (http://HOST:PORT, repeatable for
+    /// redundancy: one being down is logged, not fatal) and link to the instances it lists.
+    #[arg(long = "discovery", value_name = "URL")]
+    discovery: Vec<String>,
+    /// Read the registry's writer token from this environment variable (when the registry
+    /// was started with one).
+    #[arg(long, value_name = "VAR", requires = "discovery")]
+    discovery_token_env: Option<String>,
+    /// The address peers should dial, as announced through discovery (default: the --bind
+    /// address; give it when binding 0.0.0.0 or behind NAT).
+    #[arg(long, value_name = "ADDR", requires = "discovery")]
+    advertise: Option<String>,
     /// Read the shared link token from this environment variable.
     #[arg(long, value_name = "VAR", conflicts_with = "token_file")]
     token_env: Option<String>,
@@ -63,6 +75,7 @@ impl BridgeArgs {
             || self.network_id.is_some()
             || !self.connect.is_empty()
             || !self.export.is_empty()
+            || !self.discovery.is_empty()
     }
 
     fn token(&self) -> anyhow::Result<String> {
@@ -93,13 +106,20 @@ impl BridgeArgs {
 
     fn config(&self, local: NetworkConfig) -> anyhow::Result<DistributedConfig> {
         let Some(network_id) = self.network_id.clone() else {
-            bail!("--network-id is required with --bind, --connect or --export");
+            bail!("--network-id is required with --bind, --connect, --discovery or --export");
         };
         let mut config = DistributedConfig::new(network_id);
         config.instance_id = self.instance_id.clone().unwrap_or_default();
         config.bind = self.bind;
         config.auth_token = Some(self.token()?);
         config.tls = self.tls();
+        config.discovery_endpoints = self.discovery.clone();
+        config.advertise = self.advertise.clone();
+        if let Some(var) = &self.discovery_token_env {
+            let token = std::env::var(var)
+                .with_context(|| format!("environment variable {var} is not set"))?;
+            config.discovery_token = Some(token);
+        }
         config.shutdown_deadline = local.shutdown_deadline;
         config.local = local;
         Ok(config)
@@ -133,6 +153,13 @@ pub(crate) async fn run(
         eprintln!(
             "reflow: linked to network `{}` (instance {}) at {peer}",
             info.network_id, info.instance_id
+        );
+    }
+    if !bridge.discovery.is_empty() {
+        dn.start_discovery().await?;
+        eprintln!(
+            "reflow: discovering peers through {}",
+            bridge.discovery.join(", ")
         );
     }
     if let Err(err) = dn.add_graph(graph).await {

@@ -207,3 +207,14 @@ pub fn bridge_config(
     config.resolve_timeout = Duration::from_millis(300);
     config
 }
+
+/// `GET path` over plain HTTP/1.1 on a fresh connection; the whole response as text.
+pub async fn http_get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.unwrap();
+    response
+}

@@ -120,6 +120,14 @@ impl Hub {
         })
     }
 
+    /// Whether a link (up or waiting to resume) exists with this instance.
+    pub(crate) fn knows_instance(&self, instance_id: &str) -> bool {
+        self.links
+            .lock()
+            .values()
+            .any(|l| l.handle.peer.identity.instance_id == instance_id)
+    }
+
     /// Records the connection a link now runs on.
     pub(crate) fn set_link_address(&self, link: &LinkHandle, address: &str, dialed_by_us: bool) {
         if let Some(entry) = self.links.lock().get_mut(&link.id) {

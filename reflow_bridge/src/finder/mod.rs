@@ -1,0 +1,270 @@
+//! The discovery client: registers this instance (its address and exported actors) with
+//! every registry endpoint, renews on a schedule, lists the instances there and dials the
+//! ones it has no link to. Discovery only proposes addresses: every peer still passes the
+//! authenticated handshake. One endpoint down is logged, not fatal; departures come from
+//! the links (a peer that leaves deregisters and its link closes), never from the list.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::Method;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::hub::Hub;
+use http::{request, Endpoint};
+
+mod http;
+
+/// How long one registry request may take.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+
+/// How long an instance that could not be linked is left alone before the next attempt.
+const RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// A running discovery client.
+#[derive(Debug)]
+pub(crate) struct Finder {
+    task: JoinHandle<()>,
+    refresh: Arc<Notify>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    hub: Arc<Hub>,
+    endpoints: Vec<Endpoint>,
+    /// The address peers dial, when this instance serves links.
+    advertise: Option<String>,
+    /// Instances being dialled, or that failed, with when they may be tried again.
+    attempts: Mutex<HashMap<String, Instant>>,
+}
+
+impl Finder {
+    /// Parses the endpoints and starts the client.
+    pub(crate) fn start(
+        hub: Arc<Hub>,
+        urls: &[String],
+        advertise: Option<String>,
+    ) -> Result<Self, crate::BridgeError> {
+        let endpoints = urls
+            .iter()
+            .map(|url| Endpoint::parse(url).map_err(crate::BridgeError::Config))
+            .collect::<Result<Vec<_>, _>>()?;
+        let shared = Arc::new(Shared {
+            hub,
+            endpoints,
+            advertise,
+            attempts: Mutex::default(),
+        });
+        let refresh = Arc::new(Notify::new());
+        let task = tokio::spawn(run(shared.clone(), refresh.clone()));
+        Ok(Finder {
+            task,
+            refresh,
+            shared,
+        })
+    }
+
+    /// Registers again and lists now (after exports changed), not at the next interval.
+    pub(crate) fn refresh(&self) {
+        self.refresh.notify_one();
+    }
+
+    /// Stops renewing and deregisters from every endpoint (best effort).
+    pub(crate) async fn stop(self) {
+        self.task.abort();
+        if self.shared.advertise.is_none() {
+            return;
+        }
+        let path = format!("/v1/instances/{}", self.shared.hub.me.instance_id);
+        for endpoint in &self.shared.endpoints {
+            let token = self.shared.hub.config.discovery_token.as_deref();
+            let answer = request(
+                endpoint,
+                Method::DELETE,
+                &path,
+                None,
+                token,
+                REQUEST_DEADLINE,
+            );
+            if let Err(err) = answer.await {
+                tracing::debug!("deregistering: {err}");
+            }
+        }
+    }
+}
+
+async fn run(shared: Arc<Shared>, refresh: Arc<Notify>) {
+    let every = shared
+        .hub
+        .config
+        .discovery_interval
+        .max(Duration::from_millis(10));
+    loop {
+        round(&shared).await;
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = refresh.notified() => {}
+        }
+    }
+}
+
+/// One round: register with every endpoint, list them all, dial what is new.
+async fn round(shared: &Arc<Shared>) {
+    if let Some(address) = &shared.advertise {
+        let record = record(&shared.hub, address);
+        for endpoint in &shared.endpoints {
+            if let Err(err) = register(shared, endpoint, &record).await {
+                tracing::warn!("discovery: cannot register: {err}");
+            }
+        }
+    }
+    let mut seen = HashMap::new();
+    for endpoint in &shared.endpoints {
+        match list(endpoint).await {
+            Ok(instances) => {
+                for instance in instances {
+                    seen.entry(instance.instance_id.clone()).or_insert(instance);
+                }
+            }
+            Err(err) => tracing::warn!("discovery: cannot list: {err}"),
+        }
+    }
+    for instance in seen.into_values() {
+        if should_dial(shared, &instance) {
+            dial(shared.clone(), instance);
+        }
+    }
+}
+
+/// Whether to dial a listed instance: not ourselves, not linked, not being tried, and when
+/// both sides serve links only the smaller instance id dials (no crossed dials).
+fn should_dial(shared: &Shared, instance: &Listed) -> bool {
+    let me = &shared.hub.me.instance_id;
+    if &instance.instance_id == me || shared.hub.knows_instance(&instance.instance_id) {
+        return false;
+    }
+    if shared.advertise.is_some() && me > &instance.instance_id {
+        return false;
+    }
+    let attempts = shared.attempts.lock();
+    attempts
+        .get(&instance.instance_id)
+        .is_none_or(|retry| Instant::now() >= *retry)
+}
+
+fn dial(shared: Arc<Shared>, instance: Listed) {
+    let retry = Instant::now() + RETRY_AFTER;
+    shared
+        .attempts
+        .lock()
+        .insert(instance.instance_id.clone(), retry);
+    tokio::spawn(async move {
+        match crate::net::dial(shared.hub.clone(), &instance.address).await {
+            Ok(_) => {
+                shared.attempts.lock().remove(&instance.instance_id);
+                tracing::info!(peer = %instance.instance_id, address = %instance.address, "discovery: linked");
+            }
+            Err(err) => tracing::warn!(
+                peer = %instance.instance_id,
+                address = %instance.address,
+                "discovery: cannot link: {err}"
+            ),
+        }
+    });
+}
+
+async fn register(shared: &Shared, endpoint: &Endpoint, record: &Record) -> Result<(), String> {
+    let body = serde_json::to_vec(record).map_err(|e| e.to_string())?;
+    let token = shared.hub.config.discovery_token.as_deref();
+    let (status, answer) = request(
+        endpoint,
+        Method::POST,
+        "/v1/instances",
+        Some(body),
+        token,
+        REQUEST_DEADLINE,
+    )
+    .await?;
+    if status / 100 != 2 {
+        return Err(format!(
+            "{endpoint}: {status} {}",
+            String::from_utf8_lossy(&answer)
+        ));
+    }
+    Ok(())
+}
+
+async fn list(endpoint: &Endpoint) -> Result<Vec<Listed>, String> {
+    let path = "/v1/instances";
+    let (status, answer) =
+        request(endpoint, Method::GET, path, None, None, REQUEST_DEADLINE).await?;
+    if status != 200 {
+        return Err(format!(
+            "{endpoint}: {status} {}",
+            String::from_utf8_lossy(&answer)
+        ));
+    }
+    let list: List = serde_json::from_slice(&answer)
+        .map_err(|e| format!("{endpoint}: unreadable instance list: {e}"))?;
+    Ok(list.instances)
+}
+
+/// What this instance registers.
+#[derive(Debug, Serialize)]
+struct Record {
+    network_id: String,
+    instance_id: String,
+    incarnation: String,
+    address: String,
+    actors: Vec<Actor>,
+    ttl_secs: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Actor {
+    name: String,
+    inports: Vec<String>,
+    outports: Vec<String>,
+    metadata: serde_json::Value,
+}
+
+fn record(hub: &Hub, address: &str) -> Record {
+    let actors = hub
+        .export_list()
+        .into_iter()
+        .map(|a| Actor {
+            metadata: serde_json::from_str(&a.metadata).unwrap_or(serde_json::Value::Null),
+            name: a.name,
+            inports: a.inports,
+            outports: a.outports,
+        })
+        .collect();
+    // Entries outlive three missed renewals.
+    let ttl = (hub.config.discovery_interval * 3).as_secs().max(1);
+    Record {
+        network_id: hub.me.network_id.clone(),
+        instance_id: hub.me.instance_id.clone(),
+        incarnation: hub.me.incarnation.clone(),
+        address: address.to_string(),
+        actors,
+        ttl_secs: ttl,
+    }
+}
+
+/// An instance as the registry lists it (other fields are ignored).
+#[derive(Debug, Deserialize)]
+struct Listed {
+    instance_id: String,
+    address: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct List {
+    instances: Vec<Listed>,
+}
