@@ -12,7 +12,7 @@ use reflow_bridge::{
 };
 use reflow_network::{Graph, NetworkConfig};
 
-use super::run::{exit_code, log_events, RunArgs};
+use super::run::{exit_code, log_events, Printed, RunArgs};
 
 /// How long `--connect` keeps retrying a peer that is not up yet.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(15);
@@ -170,21 +170,22 @@ pub(crate) async fn run(
         dn.export(node, serde_json::Value::Null)
             .with_context(|| format!("cannot export `{node}`"))?;
     }
+    let printed = Printed::default();
     if let Some(events) = dn.events() {
-        tokio::spawn(log_events(events));
+        tokio::spawn(log_events(events, printed.clone()));
     }
     dn.start().await?;
     let serving = bridge.bind.is_some();
     tokio::select! {
         report = dn.wait(), if !serving => {
-            let code = exit_code(&report);
+            let code = exit_code(&report, &printed);
             dn.shutdown().await;
             return Ok(code);
         }
         _ = tokio::signal::ctrl_c() => eprintln!("interrupted: shutting down"),
     }
     let report = dn.shutdown().await;
-    Ok(exit_code(&report))
+    Ok(exit_code(&report, &printed))
 }
 
 /// Reports links going up and down on stderr.

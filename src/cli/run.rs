@@ -1,7 +1,9 @@
 //! `reflow run`: load, validate and run a graph until it completes or Ctrl-C.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -56,7 +58,8 @@ async fn run_graph(
             return Ok(ExitCode::from(2));
         }
     };
-    tokio::spawn(log_events(network.events()));
+    let printed = Printed::default();
+    tokio::spawn(log_events(network.events(), printed.clone()));
     let mut running = network.start()?;
     let report = tokio::select! {
         report = running.wait() => report,
@@ -65,15 +68,27 @@ async fn run_graph(
             running.shutdown(deadline).await
         }
     };
-    Ok(exit_code(&report))
+    Ok(exit_code(&report, &printed))
 }
 
 /// Reports failures on stderr as they happen.
-pub(crate) async fn log_events(mut events: broadcast::Receiver<NetworkEvent>) {
+/// The processes whose failure was printed already (by the live event log).
+pub(crate) type Printed = Arc<Mutex<HashSet<String>>>;
+
+/// Records `process` as printed; whether it was not yet.
+fn first_time(printed: &Printed, process: &str) -> bool {
+    let mut set = printed.lock().unwrap_or_else(PoisonError::into_inner);
+    set.insert(process.to_string())
+}
+
+/// Prints each process failure as it happens, and records it in `printed`.
+pub(crate) async fn log_events(mut events: broadcast::Receiver<NetworkEvent>, printed: Printed) {
     loop {
         match events.recv().await {
             Ok(NetworkEvent::ProcessFailed { process, error }) => {
-                eprintln!("error: process `{process}` failed: {error}");
+                if first_time(&printed, &process) {
+                    eprintln!("error: process `{process}` failed: {error}");
+                }
             }
             Ok(event) => tracing::debug!(?event, "network event"),
             Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -84,7 +99,17 @@ pub(crate) async fn log_events(mut events: broadcast::Receiver<NetworkEvent>) {
     }
 }
 
-pub(crate) fn exit_code(report: &Report) -> ExitCode {
+/// The exit code of a finished run; first prints every failure the live log has not
+/// printed yet (the process may end before the log task runs), then a summary.
+pub(crate) fn exit_code(report: &Report, printed: &Printed) -> ExitCode {
+    for failure in &report.failures {
+        if first_time(printed, &failure.process) {
+            eprintln!(
+                "error: process `{}` failed: {}",
+                failure.process, failure.error
+            );
+        }
+    }
     for name in &report.aborted {
         eprintln!(
             "error: process `{name}` was still running at the shutdown deadline and was aborted"
