@@ -11,10 +11,11 @@
 //! Layout: `protocol` (wire frames and codec), `session` (the handshake as pure state
 //! machines), `net` (sockets: serving, dialling, one task per link), `hub` (shared state and
 //! routing), `proxy` (remote actor proxies), `http` (/health, /status, /metrics),
-//! [`alias`] (name-conflict strategies).
+//! [`alias`] (name-conflict strategies), [`discovery`] (the HTTP registry of instances).
 
 pub mod alias;
 mod config;
+pub mod discovery;
 mod distributed;
 mod error;
 mod events;
