@@ -111,8 +111,13 @@ async fn register(
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
     let Json(record) = body.map_err(|rejection| {
+        // A body that parses but has the wrong shape is a 400 like any other bad body.
+        let status = match rejection.status() {
+            StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+            status => status,
+        };
         ApiError::new(
-            rejection.status(),
+            status,
             format!("body of POST /v1/instances: {}", rejection.body_text()),
         )
     })?;
