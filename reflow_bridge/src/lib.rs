@@ -10,12 +10,13 @@
 //!
 //! Layout: `protocol` (wire frames and codec), `session` (the handshake as pure state
 //! machines), `net` (sockets: serving, dialling, one task per link), `hub` (shared state and
-//! routing), `proxy` (remote actor proxies), `http` (/health, /status, /metrics), `finder`
-//! (the discovery client),
-//! [`alias`] (name-conflict strategies).
+//! routing), `proxy` (remote actor proxies), `http` (/health, /status, /metrics),
+//! [`alias`] (name-conflict strategies), [`discovery`] (the HTTP registry of instances) and
+//! `finder` (the client that registers there and links to what it lists).
 
 pub mod alias;
 mod config;
+pub mod discovery;
 mod distributed;
 mod error;
 mod events;

@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 mod components;
+mod discovery;
 mod distributed;
 mod run;
 mod validate;
@@ -41,6 +42,10 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the discovery registry: an HTTP service where instances register (and renew)
+    /// their network, address and actors, and where peers list them. State is in memory;
+    /// runs until Ctrl-C. See docs/discovery.md.
+    Discovery(discovery::DiscoveryArgs),
 }
 
 pub(crate) fn init_logging(filter: &str) -> anyhow::Result<()> {
@@ -59,5 +64,6 @@ pub(crate) fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(*args),
         Command::Validate { graph } => Ok(validate::validate(&graph)),
         Command::Components { json } => components::list(json),
+        Command::Discovery(args) => discovery::run(args),
     }
 }

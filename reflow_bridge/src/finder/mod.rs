@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use hyper::Method;
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::discovery::{ActorRecord, InstanceList, InstanceRecord};
 use crate::hub::Hub;
 use http::{request, Endpoint};
 
@@ -144,7 +144,7 @@ async fn round(shared: &Arc<Shared>) {
 
 /// Whether to dial a listed instance: not ourselves, not linked, not being tried, and when
 /// both sides serve links only the smaller instance id dials (no crossed dials).
-fn should_dial(shared: &Shared, instance: &Listed) -> bool {
+fn should_dial(shared: &Shared, instance: &InstanceRecord) -> bool {
     let me = &shared.hub.me.instance_id;
     if &instance.instance_id == me || shared.hub.knows_instance(&instance.instance_id) {
         return false;
@@ -158,7 +158,7 @@ fn should_dial(shared: &Shared, instance: &Listed) -> bool {
         .is_none_or(|retry| Instant::now() >= *retry)
 }
 
-fn dial(shared: Arc<Shared>, instance: Listed) {
+fn dial(shared: Arc<Shared>, instance: InstanceRecord) {
     let retry = Instant::now() + RETRY_AFTER;
     shared
         .attempts
@@ -179,7 +179,11 @@ fn dial(shared: Arc<Shared>, instance: Listed) {
     });
 }
 
-async fn register(shared: &Shared, endpoint: &Endpoint, record: &Record) -> Result<(), String> {
+async fn register(
+    shared: &Shared,
+    endpoint: &Endpoint,
+    record: &InstanceRecord,
+) -> Result<(), String> {
     let body = serde_json::to_vec(record).map_err(|e| e.to_string())?;
     let token = shared.hub.config.discovery_token.as_deref();
     let (status, answer) = request(
@@ -200,7 +204,7 @@ async fn register(shared: &Shared, endpoint: &Endpoint, record: &Record) -> Resu
     Ok(())
 }
 
-async fn list(endpoint: &Endpoint) -> Result<Vec<Listed>, String> {
+async fn list(endpoint: &Endpoint) -> Result<Vec<InstanceRecord>, String> {
     let path = "/v1/instances";
     let (status, answer) =
         request(endpoint, Method::GET, path, None, None, REQUEST_DEADLINE).await?;
@@ -210,35 +214,16 @@ async fn list(endpoint: &Endpoint) -> Result<Vec<Listed>, String> {
             String::from_utf8_lossy(&answer)
         ));
     }
-    let list: List = serde_json::from_slice(&answer)
+    let list: InstanceList = serde_json::from_slice(&answer)
         .map_err(|e| format!("{endpoint}: unreadable instance list: {e}"))?;
-    Ok(list.instances)
+    Ok(list.instances.into_iter().map(|l| l.record).collect())
 }
 
-/// What this instance registers.
-#[derive(Debug, Serialize)]
-struct Record {
-    network_id: String,
-    instance_id: String,
-    incarnation: String,
-    address: String,
-    actors: Vec<Actor>,
-    ttl_secs: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct Actor {
-    name: String,
-    inports: Vec<String>,
-    outports: Vec<String>,
-    metadata: serde_json::Value,
-}
-
-fn record(hub: &Hub, address: &str) -> Record {
+fn record(hub: &Hub, address: &str) -> InstanceRecord {
     let actors = hub
         .export_list()
         .into_iter()
-        .map(|a| Actor {
+        .map(|a| ActorRecord {
             metadata: serde_json::from_str(&a.metadata).unwrap_or(serde_json::Value::Null),
             name: a.name,
             inports: a.inports,
@@ -247,24 +232,12 @@ fn record(hub: &Hub, address: &str) -> Record {
         .collect();
     // Entries outlive three missed renewals.
     let ttl = (hub.config.discovery_interval * 3).as_secs().max(1);
-    Record {
+    InstanceRecord {
         network_id: hub.me.network_id.clone(),
         instance_id: hub.me.instance_id.clone(),
         incarnation: hub.me.incarnation.clone(),
         address: address.to_string(),
         actors,
-        ttl_secs: ttl,
+        ttl_secs: Some(ttl),
     }
-}
-
-/// An instance as the registry lists it (other fields are ignored).
-#[derive(Debug, Deserialize)]
-struct Listed {
-    instance_id: String,
-    address: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct List {
-    instances: Vec<Listed>,
 }
