@@ -135,18 +135,25 @@ async fn round(shared: &Arc<Shared>) {
             Err(err) => tracing::warn!("discovery: cannot list: {err}"),
         }
     }
+    // A stale entry may share its address with a live one: one dial per address.
+    let mut addresses = std::collections::HashSet::new();
     for instance in seen.into_values() {
-        if should_dial(shared, &instance) {
+        if should_dial(shared, &instance) && addresses.insert(instance.address.clone()) {
             dial(shared.clone(), instance);
         }
     }
 }
 
-/// Whether to dial a listed instance: not ourselves, not linked, not being tried, and when
-/// both sides serve links only the smaller instance id dials (no crossed dials).
+/// Whether to dial a listed instance: not ourselves (nor a stale entry at our address), not
+/// linked, not being tried, and when both sides serve links only the smaller instance id
+/// dials (no crossed dials).
 fn should_dial(shared: &Shared, instance: &InstanceRecord) -> bool {
     let me = &shared.hub.me.instance_id;
     if &instance.instance_id == me || shared.hub.knows_instance(&instance.instance_id) {
+        return false;
+    }
+    // A stale entry of an earlier process at our own address.
+    if shared.advertise.as_ref() == Some(&instance.address) {
         return false;
     }
     if shared.advertise.is_some() && me > &instance.instance_id {

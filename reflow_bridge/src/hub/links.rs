@@ -37,19 +37,14 @@ impl Hub {
     }
 
     /// Starts a fresh session on `connection`. Two connections completing at once between
-    /// the same instances (both dialled) keep one: when a link to the same incarnation is up,
-    /// the one dialled by the smaller instance id stays, on both sides alike.
+    /// the same instances keep one: when a link to the same incarnation is up, the one with
+    /// the larger session id stays, on both sides alike (`keep_existing`).
     fn fresh_link(
         self: &Arc<Self>,
         peer: Peer,
         session: u64,
         connection: Connection,
     ) -> Result<LinkHandle, BridgeError> {
-        let new_dialer = if connection.dialed_by_us {
-            self.me.instance_id.clone()
-        } else {
-            peer.identity.instance_id.clone()
-        };
         let (address, dialed_by_us) = (connection.address.clone(), connection.dialed_by_us);
         let mut links = self.links.lock();
         let older: Vec<LinkEntry> = links
@@ -59,10 +54,7 @@ impl Hub {
             .collect();
         for entry in &older {
             let same = entry.handle.peer.identity == peer.identity;
-            if same
-                && entry.handle.is_connected()
-                && keep_existing(&self.dialer_of(entry), &new_dialer)
-            {
+            if same && entry.handle.is_connected() && keep_existing(entry.handle.session, session) {
                 return Err(BridgeError::DuplicateInstance(format!(
                     "a link to {} is already up; keeping it",
                     peer.identity.instance_id
@@ -133,14 +125,6 @@ impl Hub {
         if let Some(entry) = self.links.lock().get_mut(&link.id) {
             entry.address = address.to_string();
             entry.dialed_by_us = dialed_by_us;
-        }
-    }
-
-    fn dialer_of(&self, entry: &LinkEntry) -> String {
-        if entry.dialed_by_us {
-            self.me.instance_id.clone()
-        } else {
-            entry.handle.peer.identity.instance_id.clone()
         }
     }
 

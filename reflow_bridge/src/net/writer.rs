@@ -313,9 +313,10 @@ impl<'a> Writer<'a> {
 
     /// Writes control frames (possibly none) with any acknowledgement or heartbeat answer
     /// that is due; writes nothing when there is nothing at all.
-    async fn write_control(&mut self, mut frames: Vec<Frame>) -> Result<(), Exit> {
-        let (extras, ack) = self.extras();
-        frames.extend(extras);
+    async fn write_control(&mut self, control: Vec<Frame>) -> Result<(), Exit> {
+        // The acknowledgement goes first: the peer stops reading at a `Bye`.
+        let (mut frames, ack) = self.extras();
+        frames.extend(control);
         if frames.is_empty() {
             return Ok(());
         }

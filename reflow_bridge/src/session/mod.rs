@@ -79,15 +79,14 @@ pub(crate) struct Peer {
     pub(crate) limits: Limits,
 }
 
-/// Settles a simultaneous dial: there is already a link with a peer, dialed by
-/// `existing_dialer`, and a second one completes, dialed by `new_dialer` (instance ids).
-/// Returns whether to keep the existing link and close the new one.
+/// Settles two connections that completed at once between the same two instances, each
+/// starting a fresh session (`existing` is already a link, `new` has just been agreed).
+/// Returns whether to keep the existing one and drop the new one.
 ///
-/// Both instances apply the same rule, so both keep the same link: the one dialed by the
-/// lexicographically smaller instance id. When both links were dialed by the same instance,
-/// the new one wins: an instance dials again only when it believes its old link is dead.
-pub(crate) fn keep_existing(existing_dialer: &str, new_dialer: &str) -> bool {
-    existing_dialer < new_dialer
+/// Both sides apply the same rule to the same pair of session ids, whichever of the two
+/// connections each side settled first, so both keep the same link: the larger session id.
+pub(crate) fn keep_existing(existing_session: u64, new_session: u64) -> bool {
+    existing_session > new_session
 }
 
 #[cfg(test)]
