@@ -332,3 +332,56 @@ fn tls_flags_explain_themselves_and_a_lone_key_is_refused() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--tls-cert <FILE>"), "{stderr}");
 }
+
+/// A `reflow discovery` registry on an ephemeral port, and its URL.
+fn registry() -> (Guard, String) {
+    let mut child = Guard(
+        reflow()
+            .args(["discovery", "--bind", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = child.0.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let line = loop {
+        let line = lines
+            .next()
+            .expect("the registry printed its address")
+            .unwrap();
+        if line.contains("listening on http://") {
+            break line;
+        }
+    };
+    // Keep draining stderr so that the registry never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let url = format!("http://{}", line.rsplit("http://").next().unwrap());
+    (child, url)
+}
+
+#[test]
+fn three_processes_find_each_other_only_through_a_discovery_registry() {
+    let (_registry, url) = registry();
+    let validator = Server::start_with(&[OsStr::new("--discovery"), OsStr::new(&url)]);
+    let out = reflow()
+        .args(["run", "graphs/distributed/producer.json"])
+        .args(["--network-id", "producer", "--token-env", TOKEN_VAR])
+        .args(["--discovery", &url])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        text(&out.stdout).lines().collect::<Vec<_>>(),
+        VERDICTS,
+        "{stderr}"
+    );
+    assert!(stderr.contains("peer `validation`"), "{stderr}");
+    assert!(
+        !stderr.contains("lost"),
+        "a clean run loses nothing: {stderr}"
+    );
+    let (status, lines) = validator.interrupt();
+    assert!(status.success(), "{lines:?}");
+}
