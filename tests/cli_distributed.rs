@@ -385,3 +385,22 @@ fn three_processes_find_each_other_only_through_a_discovery_registry() {
     let (status, lines) = validator.interrupt();
     assert!(status.success(), "{lines:?}");
 }
+
+/// Only argument parsing: no mDNS daemon starts in this process's namespace (the refused
+/// command exits at parsing).
+#[test]
+fn mdns_explains_that_it_multicasts_and_requires_bind() {
+    let out = reflow().args(["run", "--help"]).output().unwrap();
+    let help = text(&out.stdout);
+    assert!(help.contains("--mdns"), "{help}");
+    assert!(help.contains("Multicasts"), "{help}");
+
+    let out = reflow()
+        .args(["run", "graphs/distributed/validator.json", "--mdns"])
+        .args(["--network-id", "n", "--token-env", "REFLOW_UNSET_TOKEN"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--bind <"), "{stderr}");
+}

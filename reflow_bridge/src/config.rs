@@ -25,6 +25,9 @@ pub struct DistributedConfig {
     /// The address peers should dial (`host:port`, `ws://` or `wss://`), announced through
     /// discovery; by default the address this instance listens on.
     pub advertise: Option<String>,
+    /// mDNS discovery: advertise this instance as `_reflow._tcp.local.` and link to the
+    /// instances advertised on the LAN (multicast; see `docs/discovery.md`).
+    pub mdns: bool,
     /// The shared secret proven by challenge-response; required to link with anyone.
     pub auth_token: Option<String>,
     /// Most links this instance accepts at once.
@@ -73,6 +76,7 @@ impl DistributedConfig {
             discovery_interval: Duration::from_secs(10),
             discovery_token: None,
             advertise: None,
+            mdns: false,
             auth_token: None,
             max_connections: 256,
             heartbeat_interval_ms: 1000,

@@ -43,6 +43,7 @@ pub struct DistributedNetwork {
     exports: Vec<(String, Value)>,
     server: Option<Server>,
     finder: Option<crate::finder::Finder>,
+    mdns: Option<crate::finder::mdns::Mdns>,
 }
 
 impl std::fmt::Debug for DistributedNetwork {
@@ -82,6 +83,7 @@ impl DistributedNetwork {
             exports: Vec::new(),
             server: None,
             finder: None,
+            mdns: None,
         })
     }
 
@@ -271,30 +273,43 @@ impl DistributedNetwork {
         Ok(())
     }
 
-    /// Starts discovery when `discovery_endpoints` are configured (`start` does it too):
-    /// serves first if bound, registers this instance and its exports with every endpoint,
-    /// renews every `discovery_interval`, and links to the instances listed there. Call it
-    /// before `add_graph` so that `actor@network` nodes can resolve through what discovery
-    /// finds. Does nothing when already started or without endpoints.
+    /// Starts discovery when `discovery_endpoints` are configured or `mdns` is on (`start`
+    /// does it too): serves first if bound, registers this instance and its exports with
+    /// every endpoint, renews every `discovery_interval`, and links to the instances listed
+    /// there; with `mdns`, advertises this instance on the LAN and links to the instances
+    /// advertised there. Call it before `add_graph` so that `actor@network` nodes can
+    /// resolve through what discovery finds. Does nothing when already started or without
+    /// endpoints nor `mdns`.
     pub async fn start_discovery(&mut self) -> Result<(), BridgeError> {
-        if self.finder.is_some() || self.hub.config.discovery_endpoints.is_empty() {
+        let http = self.finder.is_none() && !self.hub.config.discovery_endpoints.is_empty();
+        let mdns = self.mdns.is_none() && self.hub.config.mdns;
+        if !http && !mdns {
             return Ok(());
         }
         let listening = self.listen().await?;
-        let advertise = self.hub.config.advertise.clone().or_else(|| {
-            let scheme = if self.hub.tls.server.is_some() {
-                "wss"
-            } else {
-                "ws"
-            };
-            listening.map(|addr| format!("{scheme}://{addr}"))
-        });
-        let endpoints = &self.hub.config.discovery_endpoints;
-        self.finder = Some(crate::finder::Finder::start(
-            self.hub.clone(),
-            endpoints,
-            advertise,
-        )?);
+        let scheme = if self.hub.tls.server.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
+        if mdns {
+            let found = crate::finder::mdns::Mdns::start(self.hub.clone(), listening, scheme)?;
+            self.mdns = Some(found);
+        }
+        if http {
+            let advertise = self
+                .hub
+                .config
+                .advertise
+                .clone()
+                .or_else(|| listening.map(|addr| format!("{scheme}://{addr}")));
+            let endpoints = &self.hub.config.discovery_endpoints;
+            self.finder = Some(crate::finder::Finder::start(
+                self.hub.clone(),
+                endpoints,
+                advertise,
+            )?);
+        }
         Ok(())
     }
 
@@ -361,6 +376,9 @@ impl DistributedNetwork {
         let deadline = self.hub.config.shutdown_deadline;
         if let Some(finder) = self.finder.take() {
             finder.stop().await;
+        }
+        if let Some(mdns) = self.mdns.take() {
+            mdns.stop().await;
         }
         self.hub.clear_exports();
         let report = match self.running.take() {

@@ -36,3 +36,9 @@ pub use distributed::{DistributedNetwork, PeerInfo};
 pub use error::BridgeError;
 pub use events::BridgeEvent;
 pub use status::{ExportStatus, LinkState, LinkStatus, RemoteActorStatus, Status};
+
+/// The link protocol version this build speaks (the `version` TXT record of mDNS).
+pub const PROTOCOL_VERSION: u16 = protocol::PROTOCOL_VERSION;
+
+/// The mDNS service type advertised and browsed with `DistributedConfig::mdns`.
+pub const MDNS_SERVICE_TYPE: &str = finder::mdns::SERVICE_TYPE;

@@ -47,6 +47,11 @@ pub(crate) struct BridgeArgs {
     /// address; give it when binding 0.0.0.0 or behind NAT).
     #[arg(long, value_name = "ADDR", requires = "discovery")]
     advertise: Option<String>,
+    /// Find peers with mDNS: advertise this instance as _reflow._tcp.local. and link to the
+    /// instances advertised there. Multicasts on every interface of the LAN; peers still
+    /// pass the authenticated handshake.
+    #[arg(long, requires = "bind")]
+    mdns: bool,
     /// Read the shared link token from this environment variable.
     #[arg(long, value_name = "VAR", conflicts_with = "token_file")]
     token_env: Option<String>,
@@ -76,6 +81,7 @@ impl BridgeArgs {
             || !self.connect.is_empty()
             || !self.export.is_empty()
             || !self.discovery.is_empty()
+            || self.mdns
     }
 
     fn token(&self) -> anyhow::Result<String> {
@@ -115,6 +121,7 @@ impl BridgeArgs {
         config.tls = self.tls();
         config.discovery_endpoints = self.discovery.clone();
         config.advertise = self.advertise.clone();
+        config.mdns = self.mdns;
         if let Some(var) = &self.discovery_token_env {
             let token = std::env::var(var)
                 .with_context(|| format!("environment variable {var} is not set"))?;
@@ -161,6 +168,10 @@ pub(crate) async fn run(
             "reflow: discovering peers through {}",
             bridge.discovery.join(", ")
         );
+    }
+    if bridge.mdns {
+        dn.start_discovery().await?;
+        eprintln!("reflow: discovering peers with mDNS (_reflow._tcp.local.)");
     }
     if let Err(err) = dn.add_graph(graph).await {
         eprintln!("{}: {}", args.graph.display(), err.to_string().trim_end());

@@ -19,6 +19,7 @@ use crate::hub::Hub;
 use http::{request, Endpoint};
 
 mod http;
+pub(crate) mod mdns;
 
 /// How long one registry request may take.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
