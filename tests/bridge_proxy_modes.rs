@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::{failure_of_remote, metric};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +17,6 @@ use reflow::actors::Forward;
 use reflow::{Actor, ActorResult, Context, Graph, Message, Ports, Report};
 use reflow_bridge::{BridgeError, DistributedConfig, DistributedNetwork};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const TOKEN: &str = "proxy-modes-token";
 /// Failure bound for what must happen: never reached when the test passes.
@@ -139,30 +139,6 @@ async fn bounded<F: std::future::Future>(future: F) -> F::Output {
     tokio::time::timeout(BOUND, future)
         .await
         .expect("finished within the failure bound")
-}
-
-/// The error the process `remote` failed with.
-fn failure_of_remote(report: &Report) -> String {
-    let failure = report.failures.iter().find(|f| f.process == "remote");
-    failure
-        .unwrap_or_else(|| panic!("`remote` failed: {report:?}"))
-        .error
-        .clone()
-}
-
-/// The value of the series `name` (`reflow_bridge_` prefix left out, labels included) in
-/// the client's /metrics.
-async fn metric(client: &DistributedNetwork, name: &str) -> u64 {
-    let addr = client.local_addr().unwrap();
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let request = "GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut text = String::new();
-    tcp.read_to_string(&mut text).await.unwrap();
-    let prefix = format!("reflow_bridge_{name} ");
-    let line = text.lines().find(|l| l.starts_with(&prefix));
-    let line = line.unwrap_or_else(|| panic!("no {name} in {text}"));
-    line[prefix.len()..].parse().unwrap()
 }
 
 /// Polls the client's /metrics until `name` reaches `at_least`.

@@ -7,16 +7,16 @@
 
 mod common;
 
+use common::{failure_of_remote, metric};
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::Record;
-use reflow::{Actor, ActorError, ActorResult, Context, Graph, Message, Ports, Report};
+use reflow::{Actor, ActorError, ActorResult, Context, Graph, Message, Ports};
 use reflow_bridge::{BridgeEvent, DistributedConfig, DistributedNetwork};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const TOKEN: &str = "remote-failures-token";
 /// Failure bound for what must happen: never reached when the test passes.
@@ -129,27 +129,6 @@ async fn bounded<F: std::future::Future>(future: F) -> F::Output {
     tokio::time::timeout(BOUND, future)
         .await
         .expect("finished within the failure bound")
-}
-
-fn failure_of_remote(report: &Report) -> String {
-    let failure = report.failures.iter().find(|f| f.process == "remote");
-    failure
-        .unwrap_or_else(|| panic!("`remote` failed: {report:?}"))
-        .error
-        .clone()
-}
-
-async fn metric(dn: &DistributedNetwork, name: &str) -> u64 {
-    let addr = dn.local_addr().unwrap();
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let request = "GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut text = String::new();
-    tcp.read_to_string(&mut text).await.unwrap();
-    let prefix = format!("reflow_bridge_{name} ");
-    let line = text.lines().find(|l| l.starts_with(&prefix));
-    let line = line.unwrap_or_else(|| panic!("no {name} in {text}"));
-    line[prefix.len()..].parse().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

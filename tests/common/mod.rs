@@ -218,3 +218,22 @@ pub async fn http_get(addr: &str, path: &str) -> String {
     tcp.read_to_string(&mut response).await.unwrap();
     response
 }
+
+/// The error the graph process `remote` failed with; panics with the report when it did not.
+pub fn failure_of_remote(report: &reflow::Report) -> String {
+    let failure = report.failures.iter().find(|f| f.process == "remote");
+    failure
+        .unwrap_or_else(|| panic!("`remote` failed: {report:?}"))
+        .error
+        .clone()
+}
+
+/// The value of the series `name` (`reflow_bridge_` prefix left out, labels included) in
+/// the /metrics of `dn`.
+pub async fn metric(dn: &reflow_bridge::DistributedNetwork, name: &str) -> u64 {
+    let text = http_get(&dn.local_addr().unwrap().to_string(), "/metrics").await;
+    let prefix = format!("reflow_bridge_{name} ");
+    let line = text.lines().find(|l| l.starts_with(&prefix));
+    let line = line.unwrap_or_else(|| panic!("no {name} in {text}"));
+    line[prefix.len()..].parse().unwrap()
+}
