@@ -18,6 +18,9 @@ use crate::protocol::Frame;
 /// How long an acknowledgement may wait for data going the other way to ride on.
 pub(crate) const ACK_DELAY: Duration = Duration::from_millis(2);
 
+/// The longest wait between two reminders of an acknowledgement that is still due.
+const MAX_ACK_RETRY: Duration = Duration::from_millis(200);
+
 /// Starts delivering what `inbound` receives; ends when the link drops the sender.
 pub(crate) fn spawn(hub: Arc<Hub>, link: LinkHandle, mut inbound: mpsc::Receiver<Frame>) {
     tokio::spawn(async move {
@@ -53,12 +56,15 @@ async fn next_frame(inbound: &mut mpsc::Receiver<Frame>, link: &LinkHandle) -> O
             Err(_) if unacknowledged(link) > 0 => link.state.wake.notify_one(),
             Err(_) => {}
         }
-        // Wait for the writer to send it before arming the delay again.
+        // Wait for the writer to send it before arming the delay again; ask again less and
+        // less often while it cannot (the link is between connections).
+        let mut delay = ACK_DELAY;
         while unacknowledged(link) > 0 {
             tokio::select! {
                 frame = inbound.recv() => return frame,
-                () = tokio::time::sleep(ACK_DELAY) => link.state.wake.notify_one(),
+                () = tokio::time::sleep(delay) => link.state.wake.notify_one(),
             }
+            delay = (delay * 2).min(MAX_ACK_RETRY);
         }
     }
 }
