@@ -11,10 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
-use parking_lot::Mutex;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
+use super::dialer::Dialer;
 use crate::hub::Hub;
 use crate::protocol::PROTOCOL_VERSION;
 use crate::BridgeError;
@@ -47,14 +46,6 @@ struct Proposal {
     address: String,
 }
 
-struct Shared {
-    hub: Arc<Hub>,
-    /// Whether this instance serves links (then only the smaller instance id dials).
-    serving: bool,
-    /// Instances being dialled, or that failed, with when they may be tried again.
-    attempts: Mutex<HashMap<String, Instant>>,
-}
-
 impl Mdns {
     /// Starts the daemon, advertises this instance when it serves links on `listening`
     /// (with `scheme` `ws` or `wss`), and browses for the others.
@@ -80,15 +71,11 @@ impl Mdns {
         let events = daemon
             .browse(SERVICE_TYPE)
             .map_err(|e| mdns_error("cannot browse", e))?;
-        let shared = Arc::new(Shared {
-            hub,
-            serving: listening.is_some(),
-            attempts: Mutex::default(),
-        });
+        let dialer = Dialer::new(hub, listening.is_some(), RETRY_AFTER, "mdns");
         let task = tokio::spawn(async move {
             while let Ok(event) = events.recv_async().await {
                 if let ServiceEvent::ServiceResolved(info) = event {
-                    handle(&shared, &info);
+                    handle(&dialer, &info);
                 }
             }
         });
@@ -154,32 +141,16 @@ fn advertisement(hub: &Hub, addr: SocketAddr, scheme: &str) -> Result<ServiceInf
 }
 
 /// Dials what a resolved advertisement proposes, when it should (repeats are harmless).
-fn handle(shared: &Arc<Shared>, info: &ServiceInfo) {
-    let Some(proposal) = proposal(info) else {
-        return;
-    };
-    if !should_dial(shared, &proposal.instance_id) {
-        return;
-    }
-    let retry = Instant::now() + RETRY_AFTER;
-    shared
-        .attempts
-        .lock()
-        .insert(proposal.instance_id.clone(), retry);
-    let shared = shared.clone();
-    tokio::spawn(async move {
-        let Proposal {
-            instance_id,
-            address,
-        } = proposal;
-        match crate::net::dial(shared.hub.clone(), &address).await {
-            Ok(_) => {
-                shared.attempts.lock().remove(&instance_id);
-                tracing::info!(peer = %instance_id, %address, "mdns: linked");
-            }
-            Err(err) => tracing::warn!(peer = %instance_id, %address, "mdns: cannot link: {err}"),
+fn handle(dialer: &Arc<Dialer>, info: &ServiceInfo) {
+    if let Some(Proposal {
+        instance_id,
+        address,
+    }) = proposal(info)
+    {
+        if dialer.should_dial(&instance_id) {
+            dialer.dial(instance_id, address);
         }
-    });
+    }
 }
 
 /// The instance id and address of an advertisement of our protocol version, if it has one.
@@ -211,23 +182,6 @@ fn proposal(info: &ServiceInfo) -> Option<Proposal> {
         instance_id,
         address,
     })
-}
-
-/// Not ourselves, not linked, not being tried, and when both sides serve links only the
-/// smaller instance id dials (no crossed dials).
-fn should_dial(shared: &Shared, instance_id: &str) -> bool {
-    let me = &shared.hub.me.instance_id;
-    if instance_id == me || shared.hub.knows_instance(instance_id) {
-        return false;
-    }
-    if shared.serving && me.as_str() > instance_id {
-        return false;
-    }
-    shared
-        .attempts
-        .lock()
-        .get(instance_id)
-        .is_none_or(|retry| Instant::now() >= *retry)
 }
 
 #[cfg(test)]

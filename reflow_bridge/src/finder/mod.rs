@@ -9,15 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::Method;
-use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use crate::discovery::{ActorRecord, InstanceList, InstanceRecord};
 use crate::hub::Hub;
+use dialer::Dialer;
 use http::{request, Endpoint};
 
+mod dialer;
 mod http;
 pub(crate) mod mdns;
 
@@ -41,8 +41,7 @@ struct Shared {
     endpoints: Vec<Endpoint>,
     /// The address peers dial, when this instance serves links.
     advertise: Option<String>,
-    /// Instances being dialled, or that failed, with when they may be tried again.
-    attempts: Mutex<HashMap<String, Instant>>,
+    dialer: Arc<Dialer>,
 }
 
 impl Finder {
@@ -56,11 +55,12 @@ impl Finder {
             .iter()
             .map(|url| Endpoint::parse(url).map_err(crate::BridgeError::Config))
             .collect::<Result<Vec<_>, _>>()?;
+        let dialer = Dialer::new(hub.clone(), advertise.is_some(), RETRY_AFTER, "discovery");
         let shared = Arc::new(Shared {
             hub,
             endpoints,
             advertise,
-            attempts: Mutex::default(),
+            dialer,
         });
         let refresh = Arc::new(Notify::new());
         let task = tokio::spawn(run(shared.clone(), refresh.clone()));
@@ -140,51 +140,16 @@ async fn round(shared: &Arc<Shared>) {
     let mut addresses = std::collections::HashSet::new();
     for instance in seen.into_values() {
         if should_dial(shared, &instance) && addresses.insert(instance.address.clone()) {
-            dial(shared.clone(), instance);
+            shared.dialer.dial(instance.instance_id, instance.address);
         }
     }
 }
 
-/// Whether to dial a listed instance: not ourselves (nor a stale entry at our address), not
-/// linked, not being tried, and when both sides serve links only the smaller instance id
-/// dials (no crossed dials).
+/// Whether to dial a listed instance: what the dialler says, and not a stale entry of an
+/// earlier process at our own address.
 fn should_dial(shared: &Shared, instance: &InstanceRecord) -> bool {
-    let me = &shared.hub.me.instance_id;
-    if &instance.instance_id == me || shared.hub.knows_instance(&instance.instance_id) {
-        return false;
-    }
-    // A stale entry of an earlier process at our own address.
-    if shared.advertise.as_ref() == Some(&instance.address) {
-        return false;
-    }
-    if shared.advertise.is_some() && me > &instance.instance_id {
-        return false;
-    }
-    let attempts = shared.attempts.lock();
-    attempts
-        .get(&instance.instance_id)
-        .is_none_or(|retry| Instant::now() >= *retry)
-}
-
-fn dial(shared: Arc<Shared>, instance: InstanceRecord) {
-    let retry = Instant::now() + RETRY_AFTER;
-    shared
-        .attempts
-        .lock()
-        .insert(instance.instance_id.clone(), retry);
-    tokio::spawn(async move {
-        match crate::net::dial(shared.hub.clone(), &instance.address).await {
-            Ok(_) => {
-                shared.attempts.lock().remove(&instance.instance_id);
-                tracing::info!(peer = %instance.instance_id, address = %instance.address, "discovery: linked");
-            }
-            Err(err) => tracing::warn!(
-                peer = %instance.instance_id,
-                address = %instance.address,
-                "discovery: cannot link: {err}"
-            ),
-        }
-    });
+    shared.advertise.as_ref() != Some(&instance.address)
+        && shared.dialer.should_dial(&instance.instance_id)
 }
 
 async fn register(
