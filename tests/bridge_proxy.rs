@@ -51,29 +51,7 @@ async fn a_remote_actor_in_a_graph_carries_100k_messages_in_order_and_completes(
     let peer = client.connect_to_network(&addr).await.unwrap();
     assert_eq!(peer.network_id, "validation");
 
-    let graph = reflow::Graph::from_json_str(
-        r#"{
-        "processes": {
-            "numbers": {"component": "Range", "metadata": {"end": 100000}},
-            "remote": {"component": "echo@validation"}
-        },
-        "connections": [
-            {"src": {"process": "numbers", "port": "out"}, "tgt": {"process": "remote", "port": "in"}}
-        ]
-    }"#,
-    )
-    .unwrap();
-    client.add_graph(&graph).await.unwrap();
-    let sink = Record::default();
-    let net = client.network_mut().unwrap();
-    net.add_actor("sink", sink.clone(), Record::ports())
-        .unwrap();
-    net.add_connection(("remote", "out"), ("sink", "in"))
-        .unwrap();
-    client.start().await.unwrap();
-
-    let report = client.wait().await;
-    assert!(report.is_success(), "{report:?}");
+    let sink = common::echo_through_proxy(&mut client, 100_000).await;
     assert_eq!(sink.integers(), (0..100_000).collect::<Vec<_>>());
     assert!(
         *sink.ended.lock(),

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::tls::Pki;
-use common::Record;
 use reflow::actors::Forward;
 use reflow_bridge::{BridgeError, DistributedConfig, DistributedNetwork, TlsConfig};
 use serde_json::Value;
@@ -104,29 +103,7 @@ async fn over_tls_a_remote_actor_answers_through_its_proxy() {
         .unwrap();
     assert_eq!(peer.network_id, "validation");
 
-    let graph = reflow::Graph::from_json_str(
-        r#"{
-        "processes": {
-            "numbers": {"component": "Range", "metadata": {"end": 1000}},
-            "remote": {"component": "echo@validation"}
-        },
-        "connections": [
-            {"src": {"process": "numbers", "port": "out"}, "tgt": {"process": "remote", "port": "in"}}
-        ]
-    }"#,
-    )
-    .unwrap();
-    client.add_graph(&graph).await.unwrap();
-    let sink = Record::default();
-    let net = client.network_mut().unwrap();
-    net.add_actor("sink", sink.clone(), Record::ports())
-        .unwrap();
-    net.add_connection(("remote", "out"), ("sink", "in"))
-        .unwrap();
-    client.start().await.unwrap();
-
-    let report = client.wait().await;
-    assert!(report.is_success(), "{report:?}");
+    let sink = common::echo_through_proxy(&mut client, 1000).await;
     assert_eq!(sink.integers(), (0..1000).collect::<Vec<_>>());
     assert!(*sink.ended.lock(), "the end came back through the proxy");
     assert_eq!(server.bridge_status().links.len(), 1);

@@ -237,3 +237,32 @@ pub async fn metric(dn: &reflow_bridge::DistributedNetwork, name: &str) -> u64 {
     let line = line.unwrap_or_else(|| panic!("no {name} in {text}"));
     line[prefix.len()..].parse().unwrap()
 }
+
+/// Runs `Range(0..count) -> echo@validation -> sink` on the linked `client` until it
+/// completes, and returns the sink with what came back.
+pub async fn echo_through_proxy(
+    client: &mut reflow_bridge::DistributedNetwork,
+    count: i64,
+) -> Record {
+    let graph = serde_json::json!({
+        "processes": {
+            "numbers": {"component": "Range", "metadata": {"end": count}},
+            "remote": {"component": "echo@validation"}
+        },
+        "connections": [
+            {"src": {"process": "numbers", "port": "out"}, "tgt": {"process": "remote", "port": "in"}}
+        ]
+    });
+    let graph = reflow::Graph::from_json_str(&graph.to_string()).unwrap();
+    client.add_graph(&graph).await.unwrap();
+    let sink = Record::default();
+    let net = client.network_mut().unwrap();
+    net.add_actor("sink", sink.clone(), Record::ports())
+        .unwrap();
+    net.add_connection(("remote", "out"), ("sink", "in"))
+        .unwrap();
+    client.start().await.unwrap();
+    let report = client.wait().await;
+    assert!(report.is_success(), "{report:?}");
+    sink
+}
