@@ -14,7 +14,6 @@ use common::fault::FaultProxy;
 use common::Record;
 use reflow::Message;
 use reflow_bridge::{BridgeEvent, DistributedConfig, DistributedNetwork};
-use serde_json::json;
 
 const TOKEN: &str = "faults-token";
 /// Failure bound for what must happen: never reached when the test passes.
@@ -31,13 +30,7 @@ fn config(network: &str, bind: bool) -> DistributedConfig {
 async fn server_behind_proxy(
     config: DistributedConfig,
 ) -> (DistributedNetwork, Record, FaultProxy) {
-    let mut server = DistributedNetwork::new(config, reflow::actors::registry()).unwrap();
-    let inbox = Record::default();
-    let net = server.network_mut().unwrap();
-    net.add_actor("inbox", inbox.clone(), Record::ports())
-        .unwrap();
-    server.export("inbox", json!(null)).unwrap();
-    server.start().await.unwrap();
+    let (server, inbox) = common::record_inbox(config).await;
     let proxy = FaultProxy::start(server.local_addr().unwrap()).await;
     (server, inbox, proxy)
 }

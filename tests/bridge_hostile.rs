@@ -14,7 +14,6 @@ use common::Record;
 use futures::{SinkExt, StreamExt};
 use reflow::Message;
 use reflow_bridge::{BridgeError, DistributedConfig, DistributedNetwork};
-use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -43,13 +42,7 @@ async fn server(max_connections: usize) -> (DistributedNetwork, Record, String) 
     let mut config = config("hub", true);
     config.max_connections = max_connections;
     config.max_message_bytes = MAX_MESSAGE;
-    let mut server = DistributedNetwork::new(config, reflow::actors::registry()).unwrap();
-    let inbox = Record::default();
-    let net = server.network_mut().unwrap();
-    net.add_actor("inbox", inbox.clone(), Record::ports())
-        .unwrap();
-    server.export("inbox", json!(null)).unwrap();
-    server.start().await.unwrap();
+    let (server, inbox) = common::record_inbox(config).await;
     let addr = server.local_addr().unwrap().to_string();
     (server, inbox, addr)
 }

@@ -4,10 +4,8 @@
 
 mod common;
 
-use common::Record;
 use reflow::Message;
 use reflow_bridge::{BridgeError, DistributedConfig, DistributedNetwork};
-use serde_json::json;
 
 const TOKEN: &str = "links-token";
 
@@ -78,14 +76,7 @@ async fn another_process_claiming_a_linked_instance_id_is_refused() {
 
 #[tokio::test]
 async fn send_to_remote_actor_reaches_an_exported_actor() {
-    let mut server =
-        DistributedNetwork::new(config("hub", "server-2"), reflow::actors::registry()).unwrap();
-    let inbox = Record::default();
-    let net = server.network_mut().unwrap();
-    net.add_actor("inbox", inbox.clone(), Record::ports())
-        .unwrap();
-    server.export("inbox", json!(null)).unwrap();
-    server.start().await.unwrap();
+    let (server, inbox) = common::record_inbox(config("hub", "server-2")).await;
     let addr = server.local_addr().unwrap().to_string();
 
     let client =

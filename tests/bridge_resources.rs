@@ -15,7 +15,6 @@ use common::fault::FaultProxy;
 use common::{Record, Stuck};
 use reflow::Message;
 use reflow_bridge::{BridgeEvent, DistributedConfig, DistributedNetwork, LinkState};
-use serde_json::json;
 use tokio::sync::broadcast;
 
 const TOKEN: &str = "resources-token";
@@ -48,15 +47,6 @@ fn config(network: &str, bind: bool) -> DistributedConfig {
 }
 
 /// A started server exporting `actor` as `inbox`.
-async fn server_with(config: DistributedConfig, actor: impl reflow::Actor) -> DistributedNetwork {
-    let mut server = DistributedNetwork::new(config, reflow::actors::registry()).unwrap();
-    let net = server.network_mut().unwrap();
-    net.add_actor("inbox", actor, Record::ports()).unwrap();
-    server.export("inbox", json!(null)).unwrap();
-    server.start().await.unwrap();
-    server
-}
-
 async fn client_of(addr: &str, config: DistributedConfig) -> Arc<DistributedNetwork> {
     let client = DistributedNetwork::new(config, reflow::actors::registry()).unwrap();
     client.connect_to_network(addr).await.unwrap();
@@ -126,7 +116,7 @@ fn a_restarted_peer_gets_a_fresh_session_and_the_old_tail_is_reported_lost() {
         let mut server_config = config("srv-net", true);
         server_config.instance_id = "srv".into();
         let inbox_a = Record::default();
-        let server_a = server_with(server_config.clone(), inbox_a.clone()).await;
+        let server_a = common::serve_inbox(server_config.clone(), inbox_a.clone()).await;
         let port = server_a.local_addr().unwrap();
         let proxy = FaultProxy::start(port).await;
         let mut client_config = config("producer", false);
@@ -145,7 +135,7 @@ fn a_restarted_peer_gets_a_fresh_session_and_the_old_tail_is_reported_lost() {
         // Same instance id, same port: only the incarnation differs.
         server_config.bind = Some(port);
         let inbox_b = Record::default();
-        let server_b = server_with(server_config, inbox_b.clone()).await;
+        let server_b = common::serve_inbox(server_config, inbox_b.clone()).await;
         let incarnation_b = server_b.bridge_status().incarnation;
         assert_ne!(incarnation_a, incarnation_b);
         proxy.reset();
@@ -224,7 +214,7 @@ fn a_stalled_consumer_holds_the_producer_and_memory_flat() {
         server_config.heartbeat_interval_ms = 50;
         // The stuck actor never drains: shutting down waits this long on both sides, not 5 s.
         server_config.shutdown_deadline = Duration::from_millis(200);
-        let server = server_with(server_config, Stuck).await;
+        let server = common::serve_inbox(server_config, Stuck).await;
         let mut client_config = config("producer", false);
         client_config.heartbeat_interval_ms = 50;
         client_config.shutdown_deadline = Duration::from_millis(200);
@@ -330,7 +320,7 @@ async fn steady() -> (usize, usize) {
 fn a_thousand_connect_disconnect_cycles_leave_resources_at_baseline() {
     serial(async {
         let inbox = Record::default();
-        let server = server_with(config("hub", true), inbox.clone()).await;
+        let server = common::serve_inbox(config("hub", true), inbox.clone()).await;
         let addr = server.local_addr().unwrap().to_string();
         // The baseline is a server that has served one link: a task the server spawns after
         // `start` returns is not counted as a leak of the cycles.
@@ -398,7 +388,7 @@ fn a_peer_that_accepts_nothing_is_disconnected_by_the_write_deadline() {
         let mut server_config = config("slow-net", true);
         server_config.heartbeat_interval_ms = 60_000;
         let inbox = Record::default();
-        let server = server_with(server_config, inbox.clone()).await;
+        let server = common::serve_inbox(server_config, inbox.clone()).await;
         let proxy = FaultProxy::start(server.local_addr().unwrap()).await;
         let mut client_config = config("producer", false);
         client_config.heartbeat_interval_ms = 60_000;

@@ -266,3 +266,25 @@ pub async fn echo_through_proxy(
     assert!(report.is_success(), "{report:?}");
     sink
 }
+
+/// A started instance serving `actor` as its exported process `inbox` (ports of [`Record`]).
+pub async fn serve_inbox(
+    config: reflow_bridge::DistributedConfig,
+    actor: impl Actor,
+) -> reflow_bridge::DistributedNetwork {
+    let mut server =
+        reflow_bridge::DistributedNetwork::new(config, reflow::actors::registry()).unwrap();
+    let net = server.network_mut().unwrap();
+    net.add_actor("inbox", actor, Record::ports()).unwrap();
+    server.export("inbox", serde_json::Value::Null).unwrap();
+    server.start().await.unwrap();
+    server
+}
+
+/// [`serve_inbox`] with a [`Record`], returned to read what arrived.
+pub async fn record_inbox(
+    config: reflow_bridge::DistributedConfig,
+) -> (reflow_bridge::DistributedNetwork, Record) {
+    let inbox = Record::default();
+    (serve_inbox(config, inbox.clone()).await, inbox)
+}
