@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::{Hub, LinkEntry};
 use crate::error::BridgeError;
-use crate::net::{link, Connection, Decision, LinkHandle};
+use crate::net::{keep_existing, link, Connection, Decision, LinkHandle};
 use crate::protocol::{close, ExportedActor};
-use crate::session::{keep_existing, Identity, Peer};
+use crate::session::{Identity, Peer};
 
 impl Hub {
     /// Carries out what the `Resume` exchange decided for a new connection: hand it to the

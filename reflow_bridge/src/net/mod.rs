@@ -20,5 +20,5 @@ pub(crate) use accept::{serve, Server};
 pub(crate) use connection::Exit;
 pub(crate) use dial::dial;
 pub(crate) use link::{Connection, LinkHandle, LinkId};
-pub(crate) use resume::Decision;
+pub(crate) use resume::{keep_existing, Decision};
 pub(crate) use tls::Tls;

@@ -79,15 +79,5 @@ pub(crate) struct Peer {
     pub(crate) limits: Limits,
 }
 
-/// Settles two connections that completed at once between the same two instances, each
-/// starting a fresh session (`existing` is already a link, `new` has just been agreed).
-/// Returns whether to keep the existing one and drop the new one.
-///
-/// Both sides apply the same rule to the same pair of session ids, whichever of the two
-/// connections each side settled first, so both keep the same link: the larger session id.
-pub(crate) fn keep_existing(existing_session: u64, new_session: u64) -> bool {
-    existing_session > new_session
-}
-
 #[cfg(test)]
 mod tests;
