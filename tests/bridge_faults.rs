@@ -5,7 +5,7 @@
 //! be exactly 1..=N — in order, no gap, no duplicate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

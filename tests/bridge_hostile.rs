@@ -3,7 +3,7 @@
 //! must be answered with a close code and show up in `/metrics`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::http_get;
 

@@ -2,7 +2,7 @@
 //! remote names that cannot be resolved.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use reflow::Message;
 use reflow_bridge::{BridgeError, DistributedConfig, DistributedNetwork};

@@ -2,7 +2,7 @@
 //! graph behaves like a local one, both directions, in order, and completes.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::Record;
 use reflow::actors::Forward;

@@ -4,7 +4,7 @@
 //! the sink, /metrics); the bound only fails a test that hangs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{failure_of_remote, metric};
 

@@ -5,7 +5,7 @@
 //! default 30 s timeout, so a pass never comes from the timeout.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{failure_of_remote, metric};
 

@@ -3,7 +3,7 @@
 //! robustness and shutdown as the peer sees it.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::http_get;
 

@@ -3,7 +3,7 @@
 //! all fail closed with an error that says why, and the server carries on.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! that serves `check`, a producer that uses `check@validation`, tokens, /metrics, Ctrl-C.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};

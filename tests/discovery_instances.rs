@@ -2,7 +2,7 @@
 //! and real links on 127.0.0.1:0): nobody is given a peer's address.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

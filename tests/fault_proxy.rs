@@ -3,7 +3,7 @@
 //! mode promises so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;

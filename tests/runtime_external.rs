@@ -2,7 +2,7 @@
 //! taps that see every output with its origin and each origin's end, output handles.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

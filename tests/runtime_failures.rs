@@ -1,7 +1,7 @@
 //! A failing or panicking actor is reported with its name; the rest keeps running.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::{FailAt, PanicAt, Record};
 use reflow::{Failure, Network, NetworkEvent};

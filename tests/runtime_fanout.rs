@@ -1,7 +1,7 @@
 //! Fan-out copies every message to every edge, in order; fan-in merges.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::Record;
 use reflow::{Network, NetworkConfig};

@@ -1,7 +1,7 @@
 //! IIPs, end-of-stream, completion, idle and shutdown.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! inbox.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::{CountAtEnd, Record};
 use reflow::{BoxedActor, ComponentInfo, Network, Ports, Registry};

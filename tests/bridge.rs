@@ -1,0 +1,27 @@
+//! The NetworkBridge: links, proxies, sessions, TLS, hostile input and faults, over real sockets.
+//! One test binary for several files (they are modules here): each integration-test binary
+//! links the whole runtime, so one per file filled the disk and the link time of CI.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+#[path = "bridge_faults.rs"]
+mod bridge_faults;
+#[path = "bridge_hostile.rs"]
+mod bridge_hostile;
+#[path = "bridge_links.rs"]
+mod bridge_links;
+#[path = "bridge_proxy.rs"]
+mod bridge_proxy;
+#[path = "bridge_proxy_modes.rs"]
+mod bridge_proxy_modes;
+#[path = "bridge_remote_failures.rs"]
+mod bridge_remote_failures;
+#[path = "bridge_sessions.rs"]
+mod bridge_sessions;
+#[path = "bridge_tls.rs"]
+mod bridge_tls;
+#[path = "cli_distributed.rs"]
+mod cli_distributed;
+#[path = "fault_proxy.rs"]
+mod fault_proxy;
