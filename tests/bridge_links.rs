@@ -5,7 +5,7 @@
 use crate::common;
 
 use reflow::Message;
-use reflow_bridge::{BridgeError, DistributedConfig, DistributedNetwork};
+use reflow_bridge::{BridgeError, DistributedConfig, DistributedNetwork, LinkState};
 
 const TOKEN: &str = "links-token";
 
@@ -33,16 +33,31 @@ async fn a_simultaneous_dial_from_both_sides_leaves_one_link() {
     assert!(from_a.is_ok() || from_b.is_ok(), "{from_a:?} {from_b:?}");
     a.wait_peers(|p| p.len() == 1).await;
     b.wait_peers(|p| p.len() == 1).await;
-    let (sa, sb) = (a.bridge_status(), b.bridge_status());
+    // Both sides end on the same connection: dialled by one of them, accepted by the other.
+    // When the second connection resumes the first one's session, each side moves its link onto
+    // it in its own time, so the two sides agree only once both have.
+    let mut statuses = (a.bridge_status(), b.bridge_status());
+    for _ in 0..500 {
+        let (sa, sb) = &statuses;
+        if sa.links.len() == 1 && sb.links.len() == 1 && same_connection(sa, sb) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        statuses = (a.bridge_status(), b.bridge_status());
+    }
+    let (sa, sb) = statuses;
     assert_eq!(sa.links.len(), 1);
     assert_eq!(sb.links.len(), 1);
-    // Both sides kept the same connection: dialled by one of them, accepted by the other.
-    assert_ne!(
-        sa.links[0].dialed_by_us, sb.links[0].dialed_by_us,
-        "{sa:?} {sb:?}"
-    );
+    assert!(same_connection(&sa, &sb), "{sa:?} {sb:?}");
     a.shutdown().await;
     b.shutdown().await;
+}
+
+/// Whether both sides' only link is up on one connection: of the two connections, the one
+/// that one side dialled and the other accepted.
+fn same_connection(a: &reflow_bridge::Status, b: &reflow_bridge::Status) -> bool {
+    let (a, b) = (&a.links[0], &b.links[0]);
+    a.state == LinkState::Up && b.state == LinkState::Up && a.dialed_by_us != b.dialed_by_us
 }
 
 #[tokio::test]
