@@ -58,6 +58,7 @@ pub(super) async fn upgrade(
         .max_message_size(limits.max_message_size)
         .max_frame_size(limits.max_message_size)
         .write_buffer_size(limits.write_buffer_size)
+        .read_buffer_size(limits.read_buffer_size)
         .max_write_buffer_size(limits.max_write_buffer_size())
         .on_failed_upgrade(move |err| tracing::debug!(%peer, %err, "websocket upgrade failed"))
         .on_upgrade(move |socket| handler(socket, peer))

@@ -29,7 +29,7 @@ impl Hub {
                     messages_in: stats.messages_in.load(Ordering::Relaxed),
                     messages_out: stats.messages_out.load(Ordering::Relaxed),
                     queue_depth: l.handle.queue_depth() as u64,
-                    unacked: stats.unacked.load(Ordering::Relaxed),
+                    unacked: l.handle.unacked(),
                     resumes: stats.resumes.load(Ordering::Relaxed),
                     replayed: stats.replayed.load(Ordering::Relaxed),
                 }

@@ -37,8 +37,6 @@ pub(crate) struct LinkStats {
     pub(crate) resumes: AtomicU64,
     /// Frames sent again on a resumed connection.
     pub(crate) replayed: AtomicU64,
-    /// Frames sent and not yet acknowledged.
-    pub(crate) unacked: AtomicU64,
 }
 
 /// What the reader, the writer and the delivery task of a link tell each other.
@@ -55,9 +53,14 @@ pub(crate) struct LinkState {
     pub(crate) ack_sent: AtomicU64,
     /// Highest sequence number the peer acknowledged.
     pub(crate) peer_acked: AtomicU64,
+    /// Highest sequence number given to a frame (kept for replay, sent or about to be).
+    pub(crate) sent: AtomicU64,
+    /// Whether the writer waits for acknowledgements to free room in the window: only then
+    /// does an incoming `Ack` wake it (otherwise the writer applies it at its next step).
+    pub(crate) window_full: AtomicBool,
     /// A heartbeat id to answer, 0 for none.
     pub(crate) pong: AtomicU64,
-    /// Wakes the writer: an ack to send or received, a heartbeat to answer.
+    /// Wakes the writer: an ack to send, room in the window, a heartbeat to answer.
     pub(crate) wake: Notify,
     /// Whether a connection is attached.
     pub(crate) connected: AtomicBool,
@@ -114,6 +117,12 @@ impl LinkHandle {
     /// Frames queued and not yet written.
     pub(crate) fn queue_depth(&self) -> usize {
         self.outbox.max_capacity() - self.outbox.capacity()
+    }
+
+    /// Sequenced frames sent and not yet acknowledged by the peer.
+    pub(crate) fn unacked(&self) -> u64 {
+        let sent = self.state.sent.load(Ordering::Acquire);
+        sent.saturating_sub(self.state.peer_acked.load(Ordering::Acquire))
     }
 
     /// Whether a connection is attached now.

@@ -152,8 +152,13 @@ fn on_sequenced(
 fn on_control(frame: Frame, link: &LinkHandle, hub: &Hub) -> Result<(), Exit> {
     match frame {
         Frame::Ack { seq } => {
-            link.state.peer_acked.fetch_max(seq, Ordering::AcqRel);
-            link.state.wake.notify_one();
+            // The writer applies it at its next step; it is woken only when it waits for
+            // room. Waking it for every `Ack` made it send an `Ack` of its own at once, one
+            // more write per round trip, where the next data would have carried it.
+            link.state.peer_acked.fetch_max(seq, Ordering::SeqCst);
+            if link.state.window_full.load(Ordering::SeqCst) {
+                link.state.wake.notify_one();
+            }
         }
         Frame::Heartbeat { id } => {
             link.state.pong.store(id.max(1), Ordering::Release);

@@ -190,6 +190,7 @@ fn ws_config(max_message_bytes: usize) -> tungstenite::protocol::WebSocketConfig
     let mut config = tungstenite::protocol::WebSocketConfig::default();
     config.max_message_size = Some(max_message_bytes);
     config.max_frame_size = Some(max_message_bytes);
+    config.read_buffer_size = crate::http::READ_BUFFER_SIZE;
     config
 }
 

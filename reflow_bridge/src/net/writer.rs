@@ -81,16 +81,12 @@ impl<'a> Writer<'a> {
             .map_err(Ended::Exit)?;
         let mut beats = Heartbeats::new(self.hub);
         loop {
-            self.take_acks(out).map_err(Ended::Exit)?;
+            let room = self.room(out).map_err(Ended::Exit)?;
             if let Some((code, reason, _)) = &self.closing {
                 if out.outbox.is_empty() {
                     return Ok(Ended::Exit(Exit::Closed(*code, reason.clone())));
                 }
             }
-            let window = u64::from(self.hub.config.link_window.min(out.peer_window).max(1));
-            let room = out
-                .replay
-                .room(window, self.hub.config.link_window_bytes, BATCH);
             let close_at = self.closing.as_ref().map(|c| c.2);
             let link = self.link;
             let step = tokio::select! {
@@ -193,15 +189,29 @@ impl<'a> Writer<'a> {
 
     /// Applies the peer's latest acknowledgement to the replay buffer.
     fn take_acks(&mut self, out: &mut Outbound) -> Result<(), Exit> {
-        let acked = self.link.state.peer_acked.load(Ordering::Acquire);
+        let acked = self.link.state.peer_acked.load(Ordering::SeqCst);
         out.replay
             .ack(acked)
             .map_err(|reason| Exit::Rejected(close::PROTOCOL_ERROR, reason))?;
-        self.link
-            .stats
-            .unacked
-            .store(out.replay.unacked(), Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Applies the acknowledgements and returns the room left in the window. While there
+    /// is none, `window_full` tells the reader to wake the writer at the next `Ack`: set
+    /// before the acknowledgements are read, so that an `Ack` the reader stores meanwhile is
+    /// either seen here or followed by a wake (both sides use `SeqCst`).
+    fn room(&mut self, out: &mut Outbound) -> Result<usize, Exit> {
+        let state = &self.link.state;
+        state.window_full.store(true, Ordering::SeqCst);
+        self.take_acks(out)?;
+        let window = u64::from(self.hub.config.link_window.min(out.peer_window).max(1));
+        let room = out
+            .replay
+            .room(window, self.hub.config.link_window_bytes, BATCH);
+        if room > 0 {
+            state.window_full.store(false, Ordering::SeqCst);
+        }
+        Ok(room)
     }
 
     /// A heartbeat to answer or deliveries to acknowledge: the delivery task wakes the
@@ -294,9 +304,9 @@ impl<'a> Writer<'a> {
             self.count_out(count as u64);
             out.replay.keep(chunk, message.len());
             self.link
-                .stats
-                .unacked
-                .store(out.replay.unacked(), Ordering::Relaxed);
+                .state
+                .sent
+                .store(out.replay.last(), Ordering::Release);
             messages.push(message);
             extras.clear();
         }
