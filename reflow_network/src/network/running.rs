@@ -21,7 +21,6 @@ pub(super) struct Supervised {
     pub(super) names: HashMap<Id, Arc<str>>,
     pub(super) events: broadcast::Sender<NetworkEvent>,
     pub(super) activity: Arc<Activity>,
-    pub(super) inboxes: Vec<mpsc::WeakSender<Packet>>,
 }
 
 /// The handles a running network keeps for its users.
@@ -133,19 +132,12 @@ fn into_report(joined: Result<Report, JoinError>) -> Report {
 
 async fn supervise(mut sup: Supervised, mut phase: watch::Receiver<Phase>) -> Report {
     let mut report = Report::default();
-    let mut last_idle = None;
     loop {
         tokio::select! {
             joined = sup.set.join_next_with_id() => match joined {
                 Some(joined) => record(&mut sup, &mut report, joined),
                 None => break,
             },
-            generation = sup.activity.wait_quiet() => {
-                if last_idle != Some(generation) && sup.activity.is_idle(generation, &sup.inboxes) {
-                    last_idle = Some(generation);
-                    let _ = sup.events.send(NetworkEvent::Idle);
-                }
-            }
             () = reached(&mut phase, Phase::Abort) => {
                 sup.set.abort_all();
                 while let Some(joined) = sup.set.join_next_with_id().await {

@@ -82,8 +82,7 @@ pub(super) fn start(mut net: Network) -> RunningNetwork {
     let injectors = injectors(&net.nodes, &senders);
     drop(senders);
 
-    let activity = Arc::new(Activity::default());
-    activity.set_live(net.nodes.len());
+    let activity = Arc::new(Activity::new(inboxes.clone(), net.events.clone()));
     let (phase_tx, phase_rx) = watch::channel(Phase::Running);
     let mut set = JoinSet::new();
     let mut task_names = HashMap::new();
@@ -126,7 +125,6 @@ pub(super) fn start(mut net: Network) -> RunningNetwork {
         names: task_names,
         events: net.events.clone(),
         activity,
-        inboxes: inboxes.clone(),
     };
     let handles = Handles {
         events: net.events,
