@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 use crate::alias::AliasStrategy;
 use crate::config::DistributedConfig;
 use crate::error::BridgeError;
-use crate::hub::Hub;
+use crate::hub::{ExportTap, Hub};
 use crate::net::{self, Server};
 use crate::proxy::Resolver;
 use crate::session::{Identity, Token};
@@ -246,21 +246,18 @@ impl DistributedNetwork {
             .get_mut()
             .take()
             .ok_or(BridgeError::State("the network has already started"))?;
-        let mut taps = Vec::new();
+        let mut exports = Vec::new();
         for (name, metadata) in &self.exports {
             // Events subscribed before the start, so that even an early failure is seen.
-            let watched = (network.tap(name)?, network.events());
-            taps.push((name.clone(), metadata.clone(), watched));
+            let tap = ExportTap::new(self.hub.clone(), name, network.events());
+            network.tap_with(name, Arc::new(tap))?;
+            let ports = network.ports(name).cloned().unwrap_or_default();
+            exports.push((name.clone(), metadata.clone(), ports));
         }
-        let ports: Vec<_> = taps
-            .iter()
-            .map(|(n, _, _)| network.ports(n).cloned().unwrap_or_default())
-            .collect();
         let running = network.start()?;
-        for ((name, metadata, (tap, events)), ports) in taps.into_iter().zip(ports) {
+        for (name, metadata, ports) in exports {
             if let Some(injector) = running.injector(&name) {
-                self.hub
-                    .add_export(&name, injector, ports, metadata, tap, events);
+                self.hub.add_export(&name, injector, ports, metadata);
             }
         }
         self.running = Some(running);

@@ -70,7 +70,8 @@ impl Activity {
     /// quiet period (several processes may complete the count at once).
     fn report_if_idle(&self) {
         let generation = self.generation.load(Ordering::Acquire);
-        if self.is_idle(generation) && self.reported.swap(generation, Ordering::AcqRel) != generation
+        if self.is_idle(generation)
+            && self.reported.swap(generation, Ordering::AcqRel) != generation
         {
             let _ = self.events.send(NetworkEvent::Idle);
         }

@@ -3,13 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::actor::ActorResult;
 use crate::edge::{all_closed, deliver, Origin, OutPort};
 use crate::error::ActorError;
-use crate::external::{Outputs, Tapped};
+use crate::external::{Outputs, TapRef, Tapped};
 use crate::message::Message;
 
 /// What an actor uses to talk to the network.
@@ -23,15 +22,11 @@ pub struct Context {
     /// Who caused the message being handled (0 outside `on_message`).
     origin: Origin,
     /// Copies of every output, with its origin, for a bridge that exports this process.
-    tap: Option<mpsc::Sender<Tapped>>,
+    tap: Option<TapRef>,
 }
 
 impl Context {
-    pub(crate) fn new(
-        process: Arc<str>,
-        outports: Vec<OutPort>,
-        tap: Option<mpsc::Sender<Tapped>>,
-    ) -> Self {
+    pub(crate) fn new(process: Arc<str>, outports: Vec<OutPort>, tap: Option<TapRef>) -> Self {
         Context {
             process,
             outports,
@@ -63,8 +58,7 @@ impl Context {
         };
         if let Some(tap) = &self.tap {
             let copy = Tapped::message(out.name.clone(), self.origin, msg.clone());
-            // A bridge that stopped listening simply no longer sees copies.
-            let _ = tap.send(copy).await;
+            tap.0.tapped(copy).await;
         }
         let lost = deliver(&out.edges, msg).await;
         if lost == 0 {
@@ -98,7 +92,7 @@ impl Context {
     /// Passes the end of `origin`'s stream on to the tap, after every output it caused.
     pub(crate) async fn end_origin(&mut self, origin: Origin) {
         if let Some(tap) = &self.tap {
-            let _ = tap.send(Tapped::end(origin)).await;
+            tap.0.tapped(Tapped::end(origin)).await;
         }
     }
 

@@ -3,6 +3,9 @@
 //! receives a copy of everything a process sends ([`Tapped`]), and [`Outputs`] sends on a
 //! process's outports from a task.
 
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -39,6 +42,38 @@ impl Tapped {
             origin,
             msg: None,
         }
+    }
+}
+
+/// Where a tapped process's copies go ([`Network::tap_with`](crate::Network::tap_with)).
+/// Called in the process's own task, after its output and before the local receivers get
+/// it: the process waits until the returned future completes, so a tap that forwards
+/// elsewhere does so without a task of its own in between, and pushes back when it must.
+/// Dropped when the process has ended, however it ended.
+pub trait Tap: Send + Sync + 'static {
+    /// Takes one copy or end marker.
+    fn tapped(&self, tapped: Tapped) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+/// A tap as the process holds it.
+#[derive(Clone)]
+pub(crate) struct TapRef(pub(crate) Arc<dyn Tap>);
+
+impl fmt::Debug for TapRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Tap")
+    }
+}
+
+/// The tap of [`Network::tap`](crate::Network::tap): a bounded channel.
+pub(crate) struct ChannelTap(pub(crate) mpsc::Sender<Tapped>);
+
+impl Tap for ChannelTap {
+    fn tapped(&self, tapped: Tapped) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            // A receiver that stopped listening simply no longer sees copies.
+            let _ = self.0.send(tapped).await;
+        })
     }
 }
 

@@ -1,38 +1,31 @@
-//! Exported actors: what peers may use, the remote sessions they serve, and the pump that
+//! Exported actors: what peers may use, the remote sessions they serve, and the tap that
 //! routes each output back to the session that caused it (or to all, for origin 0), and
 //! ends the open sessions with an error when the exported process stops.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use reflow_network::{Injector, NetworkEvent, Origin, Ports, Tapped};
+use std::future::Future;
+use std::pin::Pin;
+
+use parking_lot::Mutex;
+use reflow_network::{Injector, NetworkEvent, Origin, Ports, Tap, Tapped};
 use serde_json::Value;
 use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::sync::mpsc;
 
 use super::{Export, Hub, Served};
 use crate::net::{LinkHandle, LinkId};
 use crate::protocol::{ExportedActor, Frame};
 
 impl Hub {
-    /// Makes `name` usable by peers and starts routing its outputs back. `events`, the
-    /// local network's events subscribed to before it started, tell how the process ends.
-    pub(crate) fn add_export(
-        self: &Arc<Self>,
-        name: &str,
-        injector: Injector,
-        ports: Ports,
-        metadata: Value,
-        tap: mpsc::Receiver<Tapped>,
-        events: broadcast::Receiver<NetworkEvent>,
-    ) {
+    /// Makes `name` usable by peers. Its outputs reach them through its [`ExportTap`].
+    pub(crate) fn add_export(&self, name: &str, injector: Injector, ports: Ports, metadata: Value) {
         let export = Export {
             injector,
             ports,
             metadata,
         };
         self.exports.lock().insert(name.to_string(), export);
-        tokio::spawn(pump(self.clone(), name.to_string(), tap, events));
     }
 
     /// The exported process `actor` has ended: peers may no longer use it, and every
@@ -164,19 +157,52 @@ impl Hub {
     }
 }
 
-/// Routes the outputs of one exported actor to the sessions that caused them. The tap closes
-/// when the process ends, however it ends: then the sessions still open are ended with the
+/// The tap of one exported actor: routes each output, in the actor's own task, to the
+/// session that caused it (to all, for origin 0), so that a reply reaches the link without a
+/// task in between and the actor waits while the link's outbox is full. Dropped when the
+/// process has ended, however it ended: then the sessions still open are ended with the
 /// reason, so that no peer's proxy waits for an end that cannot come.
-async fn pump(
+pub(crate) struct ExportTap {
     hub: Arc<Hub>,
     actor: String,
-    mut tap: mpsc::Receiver<Tapped>,
-    mut events: broadcast::Receiver<NetworkEvent>,
-) {
-    while let Some(tapped) = tap.recv().await {
-        route(&hub, &actor, tapped).await;
+    /// The local network's events, subscribed to before it started: how the process ended.
+    events: Mutex<Option<broadcast::Receiver<NetworkEvent>>>,
+}
+
+impl ExportTap {
+    pub(crate) fn new(
+        hub: Arc<Hub>,
+        actor: &str,
+        events: broadcast::Receiver<NetworkEvent>,
+    ) -> Self {
+        ExportTap {
+            hub,
+            actor: actor.to_string(),
+            events: Mutex::new(Some(events)),
+        }
     }
-    hub.export_stopped(&actor, &mut events).await;
+}
+
+impl Tap for ExportTap {
+    fn tapped(&self, tapped: Tapped) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(route(&self.hub, &self.actor, tapped))
+    }
+}
+
+impl Drop for ExportTap {
+    fn drop(&mut self) {
+        let Some(mut events) = self.events.get_mut().take() else {
+            return;
+        };
+        let (hub, actor) = (self.hub.clone(), std::mem::take(&mut self.actor));
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { hub.export_stopped(&actor, &mut events).await });
+            }
+            // No runtime left to tell the peers: at least stop offering the export.
+            Err(_) => drop(hub.exports.lock().remove(&actor)),
+        }
+    }
 }
 
 /// Sends one tapped output (or end) of `actor` to the session it belongs to.

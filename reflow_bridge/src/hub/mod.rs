@@ -26,6 +26,7 @@ mod links;
 mod report;
 mod sessions;
 
+pub(crate) use exports::ExportTap;
 pub(crate) use inbound::Route;
 pub(crate) use sessions::ReplyEvent;
 

@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::actor::{Actor, Ports};
 use crate::error::Error;
 use crate::events::NetworkEvent;
-use crate::external::Tapped;
+use crate::external::{ChannelTap, Tap, TapRef, Tapped};
 use crate::graph::{self, Graph, PortRef, ResolvedKind};
 use crate::message::Message;
 use crate::process::BoxedActor;
@@ -48,7 +48,7 @@ pub(crate) struct NodeEntry {
     /// Reachable from outside through an `Injector`: its inputs stay open while one lives.
     pub(crate) exported: bool,
     /// Where copies of its outputs go, for a bridge.
-    pub(crate) tap: Option<mpsc::Sender<Tapped>>,
+    pub(crate) tap: Option<TapRef>,
 }
 
 /// A network being built. [`start`](Self::start) runs it.
@@ -240,8 +240,15 @@ impl Network {
     /// channel is bounded: a tap that is not read makes the process wait.
     pub fn tap(&mut self, process: &str) -> Result<mpsc::Receiver<Tapped>, Error> {
         let (tx, rx) = mpsc::channel(self.config.capacity);
-        self.node_mut(process)?.tap = Some(tx);
+        self.tap_with(process, Arc::new(ChannelTap(tx)))?;
         Ok(rx)
+    }
+
+    /// Like [`tap`](Self::tap), but the copies go to `tap`, called in the process's own
+    /// task (see [`Tap`]). Replaces any earlier tap of `process`.
+    pub fn tap_with(&mut self, process: &str, tap: Arc<dyn Tap>) -> Result<(), Error> {
+        self.node_mut(process)?.tap = Some(TapRef(tap));
+        Ok(())
     }
 
     /// The ports of `process`.
