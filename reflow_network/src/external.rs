@@ -192,8 +192,38 @@ impl Outputs {
     /// Sends `msg` on `port` to every connection leaving it, waiting while a receiver is
     /// full. Fails only for an unknown outport.
     pub async fn send(&self, port: &str, msg: Message) -> ActorResult {
-        let out = self
-            .outports
+        deliver(&self.outport(port)?.edges, msg).await;
+        Ok(())
+    }
+
+    /// Sends like [`send`](Self::send) if every receiver has room now, without waiting;
+    /// otherwise sends nothing and hands `msg` back. A receiver that has finished is
+    /// skipped, as `send` does.
+    pub fn try_send(&self, port: &str, msg: Message) -> Result<(), TryOutputError> {
+        let out = match self.outport(port) {
+            Ok(out) => out,
+            Err(err) => return Err(TryOutputError::Failed(err, msg)),
+        };
+        let mut permits = Vec::with_capacity(out.edges.len());
+        for edge in &out.edges {
+            match edge.tx.try_reserve() {
+                Ok(permit) => permits.push((permit, edge.port)),
+                Err(mpsc::error::TrySendError::Full(())) => return Err(TryOutputError::Full(msg)),
+                Err(mpsc::error::TrySendError::Closed(())) => {}
+            }
+        }
+        let Some((last, last_port)) = permits.pop() else {
+            return Ok(());
+        };
+        for (permit, port) in permits {
+            permit.send(Packet::local(port, msg.clone()));
+        }
+        last.send(Packet::local(last_port, msg));
+        Ok(())
+    }
+
+    fn outport(&self, port: &str) -> Result<&OutPort, ActorError> {
+        self.outports
             .iter()
             .find(|o| &*o.name == port)
             .ok_or_else(|| {
@@ -201,8 +231,15 @@ impl Outputs {
                     "process `{}` has no outport `{port}`",
                     self.process
                 ))
-            })?;
-        deliver(&out.edges, msg).await;
-        Ok(())
+            })
     }
+}
+
+/// Why [`Outputs::try_send`] did not send.
+#[derive(Debug)]
+pub enum TryOutputError {
+    /// A receiver is full: the message is handed back, to send later.
+    Full(Message),
+    /// The outport is unknown: the error, and the message handed back.
+    Failed(ActorError, Message),
 }

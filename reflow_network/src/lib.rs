@@ -45,7 +45,7 @@ pub use context::Context;
 pub use edge::Origin;
 pub use error::{ActorError, ConfigError, Error};
 pub use events::{Failure, NetworkEvent, Report};
-pub use external::{Injector, Outputs, Tap, Tapped, TryInjectError};
+pub use external::{Injector, Outputs, Tap, Tapped, TryInjectError, TryOutputError};
 pub use graph::{Graph, Problem, ProblemKind, Problems};
 pub use message::Message;
 pub use network::{Network, NetworkConfig, RunningNetwork};

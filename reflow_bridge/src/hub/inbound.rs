@@ -1,7 +1,6 @@
 //! What the hub does with each frame a link reads after the handshake.
 
 use reflow_network::{Injector, Origin, TryInjectError};
-use tokio::sync::mpsc::error::TrySendError;
 
 use super::{Hub, ReplyEvent};
 use crate::metrics::FrameRejection;
@@ -63,12 +62,12 @@ impl Hub {
                 ..
             } => {
                 if let Some(session) = self.session(origin) {
-                    let _ = session.send(ReplyEvent::Message(port, payload)).await;
+                    session.send(ReplyEvent::Message(port, payload)).await;
                 }
             }
             Frame::ReplyEnd { origin, .. } => {
                 if let Some(session) = self.session(origin) {
-                    let _ = session.send(ReplyEvent::End).await;
+                    session.send(ReplyEvent::End).await;
                 }
                 self.close_session(origin);
             }
@@ -126,19 +125,14 @@ impl Hub {
                 payload,
             } => {
                 route.last = None;
-                let session = self.session(origin)?;
-                match session.try_send(ReplyEvent::Message(port, payload)) {
-                    Err(TrySendError::Full(ReplyEvent::Message(port, payload))) => {
-                        Some(Frame::Reply {
-                            seq,
-                            actor,
-                            port,
-                            origin,
-                            payload,
-                        })
-                    }
-                    _ => None,
-                }
+                let (port, payload) = self.try_reply(origin, port, payload).err()?;
+                Some(Frame::Reply {
+                    seq,
+                    actor,
+                    port,
+                    origin,
+                    payload,
+                })
             }
             other => Some(other),
         }

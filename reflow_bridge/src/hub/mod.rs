@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use parking_lot::Mutex;
 use reflow_network::{Injector, Message, Origin, Ports};
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::alias::AliasRegistry;
 use crate::config::DistributedConfig;
@@ -23,12 +23,14 @@ use crate::session::{Identity, Token};
 mod exports;
 mod inbound;
 mod links;
+mod replies;
 mod report;
 mod sessions;
 
 pub(crate) use exports::ExportTap;
 pub(crate) use inbound::Route;
-pub(crate) use sessions::ReplyEvent;
+use replies::ReplySender;
+pub(crate) use replies::{Direct, ReplyEvent, ReplyReceiver};
 
 /// The session of messages sent with `send_to_remote_actor`, outside any proxy: their
 /// replies have nowhere to go and are dropped.
@@ -64,7 +66,7 @@ struct Served {
 #[derive(Debug)]
 struct Session {
     link: LinkId,
-    replies: mpsc::Sender<ReplyEvent>,
+    replies: ReplySender,
 }
 
 /// Shared state of one bridge.

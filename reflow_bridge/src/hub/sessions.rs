@@ -1,33 +1,17 @@
 //! Proxy sessions opened from here: each proxy of a remote actor gets an origin; replies
-//! for it arrive on its channel, in order, then an end (or the remote actor's failure).
+//! for it arrive in order ([`super::replies`]), then an end (or the remote actor's failure).
 
 use reflow_network::{Message, Origin};
-use tokio::sync::mpsc;
 
+use super::replies::{self, ReplyEvent, ReplyReceiver, ReplySender};
 use super::{Hub, Session};
 use crate::net::LinkId;
 
-/// What comes back to a proxy.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum ReplyEvent {
-    /// An output of the remote actor, on its outport.
-    Message(String, Message),
-    /// Every output caused by this proxy's messages has arrived.
-    End,
-    /// The remote actor stopped before it finished this proxy's messages; nothing more
-    /// comes. Carries the remote side's reason.
-    Error(String),
-}
-
 impl Hub {
     /// Opens a session on `link`: a fresh origin and the channel its replies arrive on.
-    pub(crate) fn open_session(
-        &self,
-        link: LinkId,
-        capacity: usize,
-    ) -> (Origin, mpsc::Receiver<ReplyEvent>) {
+    pub(crate) fn open_session(&self, link: LinkId, capacity: usize) -> (Origin, ReplyReceiver) {
         let origin = self.next_origin();
-        let (tx, rx) = mpsc::channel(capacity);
+        let (tx, rx) = replies::channel(capacity);
         self.sessions
             .lock()
             .insert(origin, Session { link, replies: tx });
@@ -35,15 +19,30 @@ impl Hub {
     }
 
     /// The reply channel of a session.
-    pub(crate) fn session(&self, origin: Origin) -> Option<mpsc::Sender<ReplyEvent>> {
+    pub(crate) fn session(&self, origin: Origin) -> Option<ReplySender> {
         self.sessions.lock().get(&origin).map(|s| s.replies.clone())
+    }
+
+    /// Delivers a reply of session `origin` without waiting (see
+    /// [`ReplySender::try_reply`]); hands it back when it must wait. A reply for an unknown
+    /// session is dropped.
+    pub(crate) fn try_reply(
+        &self,
+        origin: Origin,
+        port: String,
+        msg: Message,
+    ) -> Result<(), (String, Message)> {
+        match self.sessions.lock().get(&origin) {
+            Some(session) => session.replies.try_reply(port, msg),
+            None => Ok(()),
+        }
     }
 
     /// Delivers the last event of a session (its end, or the remote actor's failure) and
     /// forgets the session.
     pub(crate) async fn finish_session(&self, origin: Origin, last: ReplyEvent) {
         if let Some(session) = self.session(origin) {
-            let _ = session.send(last).await;
+            session.send(last).await;
         }
         self.close_session(origin);
     }

@@ -6,17 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reflow_network::{ActorResult, Outputs};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::error::Elapsed;
 
 use super::remote::Remote;
-use crate::hub::ReplyEvent;
+use crate::hub::{ReplyEvent, ReplyReceiver};
 use crate::metrics::SkipReason;
 
 /// Runs until the session ends: `Ok` at its end (or, in skip mode, when it is given up),
 /// the proxy's error otherwise.
 pub(crate) async fn forward(
-    mut replies: mpsc::Receiver<ReplyEvent>,
+    mut replies: ReplyReceiver,
     outputs: Outputs,
     mut ended: watch::Receiver<bool>,
     remote: Arc<Remote>,
@@ -28,7 +28,10 @@ pub(crate) async fn forward(
             Err(_) => return remote.give_up(SkipReason::ReplyTimeout, remote.reply_timed_out()),
         };
         match event {
-            ReplyEvent::Message(port, msg) => outputs.send(&port, msg).await?,
+            ReplyEvent::Message(port, msg) => {
+                outputs.send(&port, msg).await?;
+                replies.handled();
+            }
             ReplyEvent::End => return Ok(()),
             ReplyEvent::Error(error) => {
                 return remote.give_up(SkipReason::RemoteError, remote.remote_failed(&error))
@@ -41,7 +44,7 @@ pub(crate) async fn forward(
 /// actor owes nothing yet), within `idle` once it has ended. `None` when the link dropped
 /// the session.
 async fn next(
-    replies: &mut mpsc::Receiver<ReplyEvent>,
+    replies: &mut ReplyReceiver,
     ended: &mut watch::Receiver<bool>,
     idle: Duration,
 ) -> Result<Option<ReplyEvent>, Elapsed> {

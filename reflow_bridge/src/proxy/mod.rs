@@ -15,11 +15,11 @@ use reflow_network::{
     RemoteResolver,
 };
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::BridgeError;
-use crate::hub::{Hub, ReplyEvent};
+use crate::hub::{Direct, Hub, ReplyReceiver};
 use crate::protocol::Frame;
 
 mod forward;
@@ -36,7 +36,9 @@ pub(crate) struct Proxy {
     actor: String,
     ports: Ports,
     origin: Origin,
-    replies: Option<mpsc::Receiver<ReplyEvent>>,
+    replies: Option<ReplyReceiver>,
+    /// Lets replies come straight out of the outports until the input has ended.
+    direct: Option<Direct>,
     /// Tells the forwarder that the input has ended (its `End` went to the link), so the
     /// remote side's silence counts.
     ended: watch::Sender<bool>,
@@ -63,6 +65,12 @@ impl Proxy {
         }
     }
 
+    fn close_direct(&self) {
+        if let Some(direct) = &self.direct {
+            direct.close();
+        }
+    }
+
     /// Whether the session is already over: the remote actor failed, or the link dropped it.
     fn session_over(&self) -> bool {
         self.forwarder.as_ref().is_some_and(JoinHandle::is_finished)
@@ -80,6 +88,9 @@ impl Proxy {
 impl Actor for Proxy {
     async fn on_start(&mut self, ctx: &mut Context) -> ActorResult {
         if let Some(replies) = self.replies.take() {
+            let direct = replies.direct();
+            direct.open(ctx.outputs());
+            self.direct = Some(direct);
             let ended = self.ended.subscribe();
             let task = forward::forward(replies, ctx.outputs(), ended, self.remote.clone());
             self.forwarder = Some(tokio::spawn(task));
@@ -100,12 +111,15 @@ impl Actor for Proxy {
     async fn on_end(&mut self, _ctx: &mut Context) -> ActorResult {
         // Even when the end was skipped, what does come back is still delivered until the
         // remote side falls silent for the timeout.
+        // From now on every reply passes the forwarder, which times the remote side's silence.
+        self.close_direct();
         self.remote.send(self.end()).await?;
         self.ended.send_replace(true);
         self.join_forwarder().await
     }
 
     async fn on_stop(&mut self, _ctx: &mut Context) -> ActorResult {
+        self.close_direct();
         self.hub.close_session(self.origin);
         if let Some(task) = self.forwarder.take() {
             task.abort();
@@ -160,6 +174,7 @@ impl RemoteResolver for Resolver {
             ports: ports.clone(),
             origin,
             replies: Some(replies),
+            direct: None,
             ended: watch::channel(false).0,
             forwarder: None,
         };

@@ -1,0 +1,144 @@
+//! The way replies reach one proxy: straight out of its outports, from the link's reader,
+//! when every receiver has room and nothing is queued before them; else through the proxy's
+//! forwarder (a channel and a task), which also carries the session's end. Going straight
+//! saves a hand-off between tasks per reply; the queue keeps the order whenever a receiver
+//! is full.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use reflow_network::{Message, Outputs, TryOutputError};
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+/// What comes back to a proxy.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ReplyEvent {
+    /// An output of the remote actor, on its outport.
+    Message(String, Message),
+    /// Every output caused by this proxy's messages has arrived.
+    End,
+    /// The remote actor stopped before it finished this proxy's messages; nothing more
+    /// comes. Carries the remote side's reason.
+    Error(String),
+}
+
+/// What both ends share.
+#[derive(Default, Debug)]
+struct Shared {
+    /// Events in the channel or still being passed on by the forwarder: while there are
+    /// any, replies queue behind them.
+    queued: AtomicUsize,
+    /// The proxy's outports, while replies may go straight out of them.
+    direct: Mutex<Option<Outputs>>,
+}
+
+/// The hub's end: where the link delivers a session's replies.
+#[derive(Clone, Debug)]
+pub(crate) struct ReplySender {
+    tx: mpsc::Sender<ReplyEvent>,
+    shared: Arc<Shared>,
+}
+
+/// The forwarder's end.
+pub(crate) struct ReplyReceiver {
+    rx: mpsc::Receiver<ReplyEvent>,
+    shared: Arc<Shared>,
+}
+
+/// Opens or closes the straight way out (the proxy holds it).
+pub(crate) struct Direct(Arc<Shared>);
+
+/// A session's replies: at most `capacity` queued.
+pub(crate) fn channel(capacity: usize) -> (ReplySender, ReplyReceiver) {
+    let (tx, rx) = mpsc::channel(capacity);
+    let shared = Arc::new(Shared::default());
+    let sender = ReplySender {
+        tx,
+        shared: shared.clone(),
+    };
+    (sender, ReplyReceiver { rx, shared })
+}
+
+impl ReplySender {
+    /// Delivers a reply now if that needs no waiting: straight out when allowed, else into
+    /// the queue. Hands it back when the queue is full. A reply for a proxy that is gone
+    /// is dropped.
+    pub(crate) fn try_reply(&self, port: String, msg: Message) -> Result<(), (String, Message)> {
+        let msg = match self.try_direct(&port, msg) {
+            Ok(()) => return Ok(()),
+            Err(msg) => msg,
+        };
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        match self.tx.try_send(ReplyEvent::Message(port, msg)) {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+                match err {
+                    TrySendError::Full(ReplyEvent::Message(port, msg)) => Err((port, msg)),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Queues `event`, waiting for room.
+    pub(crate) async fn send(&self, event: ReplyEvent) {
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        if self.tx.send(event).await.is_err() {
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Sends straight out of the proxy's outports when nothing is queued and every receiver
+    /// has room; hands the message back otherwise (an unknown outport too: the forwarder
+    /// reports it).
+    fn try_direct(&self, port: &str, msg: Message) -> Result<(), Message> {
+        if self.shared.queued.load(Ordering::Acquire) != 0 {
+            return Err(msg);
+        }
+        let direct = self.shared.direct.lock();
+        let Some(outputs) = direct.as_ref() else {
+            return Err(msg);
+        };
+        outputs.try_send(port, msg).map_err(|err| match err {
+            TryOutputError::Full(msg) | TryOutputError::Failed(_, msg) => msg,
+        })
+    }
+}
+
+impl ReplyReceiver {
+    /// The switch of the straight way out.
+    pub(crate) fn direct(&self) -> Direct {
+        Direct(self.shared.clone())
+    }
+
+    /// The next queued event; `None` once the hub has dropped the session.
+    pub(crate) async fn recv(&mut self) -> Option<ReplyEvent> {
+        self.rx.recv().await
+    }
+
+    /// The event last received has been passed on: later replies may overtake nothing.
+    pub(crate) fn handled(&self) {
+        self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Drop for ReplyReceiver {
+    fn drop(&mut self) {
+        // Nobody forwards any more: the outports are released, so downstream sees the end.
+        self.shared.direct.lock().take();
+    }
+}
+
+impl Direct {
+    /// Replies may go straight out of `outputs` from now on.
+    pub(crate) fn open(&self, outputs: Outputs) {
+        *self.0.direct.lock() = Some(outputs);
+    }
+
+    /// Replies go through the forwarder from now on.
+    pub(crate) fn close(&self) {
+        self.0.direct.lock().take();
+    }
+}
