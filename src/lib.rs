@@ -10,6 +10,6 @@ pub use reflow_bridge as bridge;
 pub use reflow_network::{
     graph, Actor, ActorError, ActorResult, BoxedActor, Component, ComponentInfo, ConfigError,
     Context, Error, Failure, Graph, Injector, Message, Network, NetworkConfig, NetworkEvent,
-    Origin, Outputs, Ports, Problem, ProblemKind, Problems, Registry, Report, RunningNetwork,
-    Tapped,
+    Origin, Outputs, Ports, Problem, ProblemKind, Problems, Registry, Report, RunningNetwork, Tap,
+    Tapped, TryInjectError, TryOutputError,
 };

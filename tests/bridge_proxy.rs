@@ -67,6 +67,79 @@ async fn a_remote_actor_in_a_graph_carries_100k_messages_in_order_and_completes(
     server.shutdown().await;
 }
 
+/// A [`Record`] that pauses every `every` messages, so that its inbox fills now and then.
+struct Dawdle {
+    record: Record,
+    every: usize,
+    seen: usize,
+}
+
+impl reflow::Actor for Dawdle {
+    async fn on_message(
+        &mut self,
+        port: &str,
+        msg: reflow::Message,
+        ctx: &mut reflow::Context,
+    ) -> reflow::ActorResult {
+        self.seen += 1;
+        if self.seen % self.every == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        self.record.on_message(port, msg, ctx).await
+    }
+
+    async fn on_end(&mut self, ctx: &mut reflow::Context) -> reflow::ActorResult {
+        self.record.on_end(ctx).await
+    }
+}
+
+/// Replies leave the proxy straight from the link while its receivers have room, and queue
+/// behind the forwarder while one is full: with inboxes of two and a receiver that pauses,
+/// the two ways take turns thousands of times, and both receivers still get every reply,
+/// once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_keep_their_order_when_a_receiver_behind_the_proxy_falls_behind() {
+    let (server, addr) = server().await;
+    let mut config = config("producer", false, Some(TOKEN));
+    config.local.capacity = 2;
+    let mut client = DistributedNetwork::new(config, reflow::actors::registry()).unwrap();
+    client.connect_to_network(&addr).await.unwrap();
+    let graph = json!({
+        "processes": {
+            "numbers": {"component": "Range", "metadata": {"end": 20_000}},
+            "remote": {"component": "echo@validation"}
+        },
+        "connections": [
+            {"src": {"process": "numbers", "port": "out"}, "tgt": {"process": "remote", "port": "in"}}
+        ]
+    });
+    let graph = reflow::Graph::from_json_str(&graph.to_string()).unwrap();
+    client.add_graph(&graph).await.unwrap();
+    let (fast, slow) = (Record::default(), Record::default());
+    let dawdle = Dawdle {
+        record: slow.clone(),
+        every: 500,
+        seen: 0,
+    };
+    let net = client.network_mut().unwrap();
+    net.add_actor("fast", fast.clone(), Record::ports())
+        .unwrap();
+    net.add_actor("slow", dawdle, Record::ports()).unwrap();
+    net.add_connection(("remote", "out"), ("fast", "in"))
+        .unwrap();
+    net.add_connection(("remote", "out"), ("slow", "in"))
+        .unwrap();
+    client.start().await.unwrap();
+    let report = client.wait().await;
+    assert!(report.is_success(), "{report:?}");
+    let expected: Vec<i64> = (0..20_000).collect();
+    assert_eq!(fast.integers(), expected);
+    assert_eq!(slow.integers(), expected);
+    assert!(*fast.ended.lock() && *slow.ended.lock());
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_proxies_of_one_remote_actor_sharing_a_link_each_get_their_own_replies() {
     let (server, addr) = server().await;

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Record;
-use reflow::{Actor, ActorResult, Context, Message, Network, Ports, Registry, Tapped};
+use reflow::{
+    Actor, ActorResult, Context, Message, Network, Ports, Registry, Tapped, TryOutputError,
+};
 use serde_json::json;
 
 #[tokio::test]
@@ -127,4 +129,79 @@ async fn an_output_handle_sends_from_a_task_and_end_of_stream_waits_for_it() {
     assert!(net.start().unwrap().wait().await.is_success());
     assert_eq!(sink.integers(), [0, 1, 2]);
     assert!(*sink.ended.lock());
+}
+
+/// Holds its inputs until `open` is notified, then records them.
+struct Gated {
+    record: Record,
+    open: Arc<tokio::sync::Notify>,
+}
+
+impl Actor for Gated {
+    async fn on_start(&mut self, _ctx: &mut Context) -> ActorResult {
+        self.open.notified().await;
+        Ok(())
+    }
+
+    async fn on_message(&mut self, port: &str, msg: Message, ctx: &mut Context) -> ActorResult {
+        self.record.on_message(port, msg, ctx).await
+    }
+}
+
+/// Tries its output handle against a gated receiver with an inbox of one: the first
+/// message fits everywhere, the second is handed back whole (the open receiver does not get
+/// it either), an unknown port hands the message back with the error; then opens the gate
+/// and sends the second message the waiting way.
+struct TrySender(Arc<tokio::sync::Notify>);
+
+impl Actor for TrySender {
+    async fn on_start(&mut self, ctx: &mut Context) -> ActorResult {
+        let outputs = ctx.outputs();
+        outputs.try_send("out", Message::Integer(0)).unwrap();
+        match outputs.try_send("out", Message::Integer(1)) {
+            Err(TryOutputError::Full(msg)) => assert_eq!(msg, Message::Integer(1)),
+            other => panic!("expected Full, got {other:?}"),
+        }
+        match outputs.try_send("nope", Message::Integer(2)) {
+            Err(TryOutputError::Failed(err, msg)) => {
+                assert!(err.to_string().contains("no outport `nope`"), "{err}");
+                assert_eq!(msg, Message::Integer(2));
+            }
+            other => panic!("expected Failed, got {other:?}"),
+        }
+        self.0.notify_one();
+        outputs.send("out", Message::Integer(1)).await
+    }
+
+    async fn on_message(&mut self, _: &str, _: Message, _: &mut Context) -> ActorResult {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_output_handle_tries_every_receiver_and_sends_to_all_or_none() {
+    let config = reflow::NetworkConfig {
+        capacity: 1,
+        ..reflow::NetworkConfig::default()
+    };
+    let mut net = Network::with_config(Registry::new(), config);
+    let open = Arc::new(tokio::sync::Notify::new());
+    let (free, held) = (Record::default(), Record::default());
+    let gated = Gated {
+        record: held.clone(),
+        open: open.clone(),
+    };
+    let out = Ports::new(Vec::<String>::new(), ["out"]);
+    net.add_actor("source", TrySender(open), out).unwrap();
+    net.add_actor("free", free.clone(), Record::ports())
+        .unwrap();
+    net.add_actor("held", gated, Record::ports()).unwrap();
+    net.add_connection(("source", "out"), ("free", "in"))
+        .unwrap();
+    net.add_connection(("source", "out"), ("held", "in"))
+        .unwrap();
+    let report = net.start().unwrap().wait().await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(free.integers(), [0, 1]);
+    assert_eq!(held.integers(), [0, 1]);
 }
