@@ -131,6 +131,46 @@ async fn bounded<F: std::future::Future>(future: F) -> F::Output {
         .expect("finished within the failure bound")
 }
 
+/// Fails as it starts.
+struct FailsOnStart;
+
+impl Actor for FailsOnStart {
+    async fn on_start(&mut self, _: &mut Context) -> ActorResult {
+        Err(ActorError::new("no configuration"))
+    }
+
+    async fn on_message(&mut self, _: &str, _: Message, _: &mut Context) -> ActorResult {
+        Ok(())
+    }
+}
+
+/// An exported actor may end before the bridge has registered it (its process starts
+/// first): it must not be offered to peers all the same, where their proxies would wait for
+/// replies that cannot come. Run many times, since the two orders race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exported_actor_that_fails_on_start_is_not_offered_to_peers() {
+    for _ in 0..20 {
+        let mut server =
+            DistributedNetwork::new(config("hub"), reflow::actors::registry()).unwrap();
+        let net = server.network_mut().unwrap();
+        net.add_actor("broken", FailsOnStart, Ports::new(["in"], ["out"]))
+            .unwrap();
+        server.export("broken", json!(null)).unwrap();
+        server.start().await.unwrap();
+        let report = bounded(server.wait()).await;
+        assert_eq!(report.failures.len(), 1, "{report:?}");
+        assert!(server.bridge_status().exported.is_empty());
+        let mut client =
+            DistributedNetwork::new(config("producer"), reflow::actors::registry()).unwrap();
+        let addr = server.local_addr().unwrap().to_string();
+        client.connect_to_network(&addr).await.unwrap();
+        let err = client.register_remote_actor("broken", "hub").await;
+        assert!(err.is_err(), "the failed export was offered: {err:?}");
+        client.shutdown().await;
+        server.shutdown().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exported_actor_that_fails_mid_stream_fails_its_client_proxy_with_its_error() {
     let server = server(EchoUntil::fails_at(3)).await;

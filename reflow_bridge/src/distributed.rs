@@ -250,14 +250,16 @@ impl DistributedNetwork {
         for (name, metadata) in &self.exports {
             // Events subscribed before the start, so that even an early failure is seen.
             let tap = ExportTap::new(self.hub.clone(), name, network.events());
+            let ended = tap.ended();
             network.tap_with(name, Arc::new(tap))?;
             let ports = network.ports(name).cloned().unwrap_or_default();
-            exports.push((name.clone(), metadata.clone(), ports));
+            exports.push((name.clone(), metadata.clone(), ports, ended));
         }
         let running = network.start()?;
-        for (name, metadata, ports) in exports {
+        for (name, metadata, ports, ended) in exports {
             if let Some(injector) = running.injector(&name) {
-                self.hub.add_export(&name, injector, ports, metadata);
+                self.hub
+                    .add_export(&name, injector, ports, metadata, &ended);
             }
         }
         self.running = Some(running);

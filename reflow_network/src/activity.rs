@@ -52,16 +52,18 @@ impl Activity {
     }
 
     pub(crate) fn park(&self) -> Parked<'_> {
-        let parked = self.parked.fetch_add(1, Ordering::AcqRel) + 1;
-        if parked == self.live.load(Ordering::Acquire) {
+        // SeqCst here and in `finished`: each side stores one counter and reads the other,
+        // and at least one of them must see both changes.
+        let parked = self.parked.fetch_add(1, Ordering::SeqCst) + 1;
+        if parked == self.live.load(Ordering::SeqCst) {
             self.report_if_idle();
         }
         Parked(self)
     }
 
     pub(crate) fn finished(&self) {
-        let live = self.live.fetch_sub(1, Ordering::AcqRel) - 1;
-        if live > 0 && live == self.parked.load(Ordering::Acquire) {
+        let live = self.live.fetch_sub(1, Ordering::SeqCst) - 1;
+        if live > 0 && live == self.parked.load(Ordering::SeqCst) {
             self.report_if_idle();
         }
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 use reflow_network::{Injector, NetworkEvent, Origin, Ports, Tap, Tapped};
@@ -18,14 +19,30 @@ use crate::net::{LinkHandle, LinkId};
 use crate::protocol::{ExportedActor, Frame};
 
 impl Hub {
-    /// Makes `name` usable by peers. Its outputs reach them through its [`ExportTap`].
-    pub(crate) fn add_export(&self, name: &str, injector: Injector, ports: Ports, metadata: Value) {
+    /// Makes `name` usable by peers. Its outputs reach them through its [`ExportTap`]; `ended`
+    /// is that tap's [`ExportTap::ended`].
+    ///
+    /// The process runs before it is added here, so it may already have ended (failed on
+    /// start): its tap's stop found nothing to remove, so nothing is added. The flag is set
+    /// before the stop looks, and read after the insert, so one of the two removes it.
+    pub(crate) fn add_export(
+        &self,
+        name: &str,
+        injector: Injector,
+        ports: Ports,
+        metadata: Value,
+        ended: &AtomicBool,
+    ) {
         let export = Export {
             injector,
             ports,
             metadata,
         };
-        self.exports.lock().insert(name.to_string(), export);
+        let mut exports = self.exports.lock();
+        exports.insert(name.to_string(), export);
+        if ended.load(Ordering::SeqCst) {
+            exports.remove(name);
+        }
     }
 
     /// The exported process `actor` has ended: peers may no longer use it, and every
@@ -165,6 +182,8 @@ impl Hub {
 pub(crate) struct ExportTap {
     hub: Arc<Hub>,
     actor: String,
+    /// Set when the process has ended (the tap is dropped).
+    ended: Arc<AtomicBool>,
     /// The local network's events, subscribed to before it started: how the process ended.
     events: Mutex<Option<broadcast::Receiver<NetworkEvent>>>,
 }
@@ -178,8 +197,14 @@ impl ExportTap {
         ExportTap {
             hub,
             actor: actor.to_string(),
+            ended: Arc::default(),
             events: Mutex::new(Some(events)),
         }
+    }
+
+    /// Whether the process has ended, for [`Hub::add_export`].
+    pub(crate) fn ended(&self) -> Arc<AtomicBool> {
+        self.ended.clone()
     }
 }
 
@@ -191,6 +216,7 @@ impl Tap for ExportTap {
 
 impl Drop for ExportTap {
     fn drop(&mut self) {
+        self.ended.store(true, Ordering::SeqCst);
         let Some(mut events) = self.events.get_mut().take() else {
             return;
         };
