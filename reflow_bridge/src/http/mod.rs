@@ -21,7 +21,7 @@ mod serve;
 mod tests;
 
 #[allow(unused_imports)] // Until the bridge calls it.
-pub(crate) use serve::{serve, serve_on, serve_with_deadline, DRAIN_DEADLINE};
+pub(crate) use serve::{serve, serve_on, serve_with, Deadlines, DRAIN_DEADLINE};
 
 /// Builds the `/status` document on demand.
 pub(crate) type StatusProvider = Arc<dyn Fn() -> Status + Send + Sync>;

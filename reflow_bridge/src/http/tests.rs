@@ -90,6 +90,14 @@ struct Server {
 }
 
 async fn start(limits: WsLimits, deadline: Duration) -> Server {
+    let deadlines = Deadlines {
+        drain: deadline,
+        ..Deadlines::default()
+    };
+    start_with(limits, deadlines).await
+}
+
+async fn start_with(limits: WsLimits, deadlines: Deadlines) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let metrics = Arc::new(Metrics::new());
@@ -110,12 +118,7 @@ async fn start(limits: WsLimits, deadline: Duration) -> Server {
     let shutdown = async move {
         let _ = stopped.await;
     };
-    let task = tokio::spawn(serve_with_deadline(
-        listener,
-        router(state),
-        shutdown,
-        deadline,
-    ));
+    let task = tokio::spawn(serve_with(listener, router(state), shutdown, deadlines));
     Server {
         addr,
         metrics,
@@ -391,7 +394,11 @@ async fn shutdown_gives_up_on_a_request_still_open_at_the_deadline() {
     let shutdown = async move {
         let _ = stopped.await;
     };
-    let task = tokio::spawn(serve_with_deadline(listener, hang, shutdown, deadline));
+    let deadlines = Deadlines {
+        drain: deadline,
+        ..Deadlines::default()
+    };
+    let task = tokio::spawn(serve_with(listener, hang, shutdown, deadlines));
     let mut stalled = TcpStream::connect(addr).await.unwrap();
     stalled
         .write_all(b"GET /hang HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -402,4 +409,33 @@ async fn shutdown_gives_up_on_a_request_still_open_at_the_deadline() {
     stop.send(()).unwrap();
     within(task).await.unwrap().unwrap();
     assert!(started.elapsed() >= deadline);
+}
+
+/// A client that starts a request and never finishes its head is disconnected once the
+/// header deadline passes (it would otherwise hold its connection forever); a client that
+/// does finish is served meanwhile.
+#[tokio::test]
+async fn a_request_head_that_never_ends_is_cut_off_at_the_header_deadline() {
+    let deadlines = Deadlines {
+        header_read: Duration::from_millis(300),
+        ..Deadlines::default()
+    };
+    let server = start_with(WsLimits::default(), deadlines).await;
+    let mut slow = TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\nX-Slow")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let reply = get(server.addr, "/health").await;
+    assert_eq!(reply.status, 200);
+    let mut rest = Vec::new();
+    // EOF or a reset, either way the server let go; never a response to a partial head.
+    let _ = within(slow.read_to_end(&mut rest)).await;
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "{rest:?}"
+    );
+    let _ = server.stop.send(());
+    within(server.task).await.unwrap().unwrap();
 }
