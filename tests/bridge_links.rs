@@ -156,3 +156,28 @@ async fn a_distributed_network_can_be_shared_with_spawned_tasks() {
     assert_eq!(peer.network_id, "hub");
     server.shutdown().await;
 }
+
+/// A client linked before the peer exports anything resolves `actor@network` once the peer
+/// starts and announces it: the resolution waits for the announcement instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_exported_after_the_link_is_up_resolves_when_announced() {
+    let mut server =
+        DistributedNetwork::new(config("late", "late-1"), reflow::actors::registry()).unwrap();
+    server
+        .register_local_actor("echo", reflow::actors::Forward, serde_json::Value::Null)
+        .unwrap();
+    let addr = server.listen().await.unwrap().unwrap().to_string();
+    let mut client =
+        DistributedNetwork::new(config("early", "early-1"), reflow::actors::registry()).unwrap();
+    client.connect_to_network(&addr).await.unwrap();
+    assert!(client.bridge_status().remote_actors.is_empty());
+    let (resolved, started) = tokio::join!(client.register_remote_actor("echo", "late"), async {
+        // Started once the client is already waiting for the announcement.
+        tokio::task::yield_now().await;
+        server.start().await
+    });
+    started.unwrap();
+    assert_eq!(resolved.unwrap(), "echo");
+    client.shutdown().await;
+    server.shutdown().await;
+}
