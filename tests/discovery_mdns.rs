@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "discovery_mdns_veth.rs"]
+mod veth;
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -57,21 +59,28 @@ fn in_private_namespace(test: &str, body: impl std::future::Future<Output = ()>)
         .block_on(body);
 }
 
-/// Panics if this network namespace has an interface other than `lo`. Reads
+/// Panics if this network namespace has an interface other than `lo`.
+fn refuse_unless_loopback_only() {
+    refuse_unless_only(&["lo"]);
+}
+
+/// Panics unless this network namespace has exactly the interfaces `allowed`. Reads
 /// /proc/self/net/dev, which shows the current namespace (/sys/class/net shows the
 /// namespace sysfs was mounted in, i.e. the machine's, unless remounted).
-fn refuse_unless_loopback_only() {
+fn refuse_unless_only(allowed: &[&str]) {
     let devices = std::fs::read_to_string("/proc/self/net/dev").unwrap();
-    let names: Vec<&str> = devices
+    let mut names: Vec<&str> = devices
         .lines()
         .skip(2)
         .filter_map(|line| line.split(':').next())
         .map(str::trim)
         .collect();
+    names.sort_unstable();
+    let mut allowed = allowed.to_vec();
+    allowed.sort_unstable();
     assert_eq!(
-        names,
-        vec!["lo"],
-        "refusing to start mDNS: this namespace has interfaces other than lo"
+        names, allowed,
+        "refusing to start mDNS: this namespace has other interfaces than it should"
     );
 }
 
