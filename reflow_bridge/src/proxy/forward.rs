@@ -1,6 +1,8 @@
 //! The proxy's forwarder: a task that brings the remote actor's outputs out of the proxy's
-//! outports until the session's end or failure. Once the proxy's input has ended, the remote
-//! side may stay silent for at most the timeout.
+//! outports until the session's end or failure: the replies that had to wait (a receiver
+//! was full; the others leave straight from the link, see `hub/replies.rs`), every reply
+//! once the input has ended, and the end. Once the proxy's input has ended, the remote side
+//! may stay silent for at most the timeout.
 
 use std::sync::Arc;
 use std::time::Duration;
