@@ -63,7 +63,11 @@ async fn a_remote_actor_in_a_graph_carries_100k_messages_in_order_and_completes(
     assert_eq!(status.links.len(), 1);
     assert_eq!(status.links[0].peer_network, "producer");
     assert!(status.links[0].messages_in >= 100_000);
+    // The client leaves having delivered every reply: its Bye acknowledges them, so the
+    // server reports nothing lost.
     client.shutdown().await;
+    server.wait_peers(|p| p.is_empty()).await;
+    assert_eq!(server.bridge_status().messages_lost, 0);
     server.shutdown().await;
 }
 

@@ -174,6 +174,15 @@ fn a_producer_uses_the_validators_rule_then_a_wrong_token_is_refused_and_counted
         "{}",
         text(&out.stderr)
     );
+    // The producer left having received every verdict: the server lost nothing.
+    let down = server.wait_for("down:");
+    assert!(down.contains("`producer`"), "{down}");
+    let (_, body) = server.get("/metrics");
+    assert!(
+        body.lines()
+            .any(|l| l == "reflow_bridge_messages_lost_total 0"),
+        "{body}"
+    );
 
     let out = producer(&server, WRONG_TOKEN_VAR);
     assert!(!out.status.success());

@@ -247,7 +247,7 @@ async fn drive(
             Some(connection) => connection,
             None => match wait_for_connection(&mut out, link, hub).await {
                 Ok(connection) => connection,
-                Err(exit) => return (exit, lost(&mut out)),
+                Err(exit) => return (exit, lost(&mut out, link)),
             },
         };
         let (dialed_by_us, address) = (connection.dialed_by_us, connection.address.clone());
@@ -267,7 +267,7 @@ async fn drive(
                     redial::spawn(hub.clone(), link.clone(), address);
                 }
             }
-            Ended::Exit(exit) => return (exit, lost(&mut out)),
+            Ended::Exit(exit) => return (exit, lost(&mut out, link)),
         }
     }
 }
@@ -311,8 +311,11 @@ async fn wait_for_connection(
 }
 
 /// Counts the sequenced frames that will never be delivered: unacknowledged, or still in
-/// the outbox. Closes the outbox so that senders fail rather than wait.
-fn lost(out: &mut Outbound) -> u64 {
+/// the outbox. Closes the outbox so that senders fail rather than wait. The peer's last
+/// acknowledgement is applied first: the reader records it without waking the writer, and a
+/// peer that leaves acknowledges everything in its `Bye`.
+fn lost(out: &mut Outbound, link: &LinkHandle) -> u64 {
+    let _ = out.replay.ack(link.state.peer_acked.load(Ordering::SeqCst));
     out.outbox.close();
     let mut queued = 0;
     while let Ok(frame) = out.outbox.try_recv() {
