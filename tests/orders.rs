@@ -51,9 +51,8 @@ fn expected_summary(orders: &[Value]) -> Vec<Value> {
 #[test]
 fn orders_graph_prints_one_summary_per_class_and_writes_every_flag() {
     let root = env!("CARGO_MANIFEST_DIR");
-    // The graph writes its flags under target/, which a build elsewhere
-    // (CARGO_TARGET_DIR) does not create.
-    std::fs::create_dir_all(std::path::Path::new(root).join("target")).unwrap();
+    // The graph writes its flags under target/, which WriteLines creates when a build
+    // elsewhere (CARGO_TARGET_DIR) did not.
     let out = Command::new(env!("CARGO_BIN_EXE_reflow"))
         .args(["run", "graphs/orders.json"])
         .current_dir(root)

@@ -17,10 +17,10 @@ use tokio::io::{AsyncWriteExt, BufWriter};
 /// Ports: inport `in`; no outport.
 ///
 /// Config: `path` (required; relative to the working directory), `append` (default `true`;
-/// `false` truncates the file when the process starts). The file is created if missing,
-/// but not its directory. A file that cannot be opened or written fails the process with
-/// an error naming the path; it is opened when the process starts, not when the graph is
-/// validated.
+/// `false` truncates the file when the process starts). The file and its directories are
+/// created if missing. A file that cannot be created, opened or written fails the process
+/// with an error naming the path; it is opened when the process starts, not when the graph
+/// is validated.
 ///
 /// ```json
 /// {"processes": {"save": {"component": "WriteLines", "metadata": {"path": "out.jsonl", "append": false}}}}
@@ -69,6 +69,11 @@ impl WriteLines {
 
 impl Actor for WriteLines {
     async fn on_start(&mut self, _ctx: &mut Context) -> ActorResult {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| self.io_error("create the directory of", e))?;
+        }
         let file = OpenOptions::new()
             .create(true)
             .write(true)
@@ -162,14 +167,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unopenable_file_fails_with_its_path() {
+    async fn creates_missing_directories() {
         let dir = TempDir::new("write-lines-missing-dir");
-        let path = dir.file("no-such-dir").join("out.jsonl");
+        let path = dir.file("new").join("deeper").join("out.jsonl");
+        let outcome = run("WriteLines", json!({"path": path}), inputs()).await;
+        assert!(outcome.report.is_success(), "{:?}", outcome.report);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), LINES);
+    }
+
+    #[tokio::test]
+    async fn unopenable_file_fails_with_its_path() {
+        let dir = TempDir::new("write-lines-unopenable");
+        let blocker = dir.file("a-file");
+        std::fs::write(&blocker, "").unwrap();
+        let path = blocker.join("out.jsonl");
         let outcome = run("WriteLines", json!({"path": path}), inputs()).await;
         assert_eq!(outcome.report.failures.len(), 1);
         let error = &outcome.report.failures[0].error;
+        assert!(
+            error.starts_with("cannot create the directory of `"),
+            "{error}"
+        );
+        assert!(error.contains("a-file"), "{error}");
+
+        let outcome = run("WriteLines", json!({"path": dir.file("")}), inputs()).await;
+        let error = &outcome.report.failures[0].error;
         assert!(error.starts_with("cannot open `"), "{error}");
-        assert!(error.contains("no-such-dir"), "{error}");
     }
 
     #[test]
