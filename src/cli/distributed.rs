@@ -48,8 +48,9 @@ pub(crate) struct BridgeArgs {
     #[arg(long, value_name = "ADDR", requires = "discovery")]
     advertise: Option<String>,
     /// Find peers with mDNS: advertise this instance as _reflow._tcp.local. and link to the
-    /// instances advertised there. Multicasts on every interface of the LAN; peers still
-    /// pass the authenticated handshake.
+    /// instances advertised there. Needs --bind (what it advertises is where peers dial).
+    /// Multicasts on every interface of the LAN; peers still pass the authenticated
+    /// handshake.
     #[arg(long, requires = "bind")]
     mdns: bool,
     /// Read the shared link token from this environment variable.
