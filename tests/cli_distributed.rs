@@ -413,3 +413,40 @@ fn mdns_explains_that_it_multicasts_and_requires_bind() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--bind <"), "{stderr}");
 }
+
+/// Ctrl-C while `--connect` is still retrying a peer that is not up stops the command at
+/// once (exit 130), instead of being ignored until the retries run out or killing it.
+#[test]
+fn ctrl_c_while_linking_stops_at_once_with_exit_130() {
+    let mut child = Guard(
+        reflow()
+            .args(["run", "graphs/distributed/producer.json", "--log", "debug"])
+            .args(["--network-id", "producer", "--connect", "127.0.0.1:1"])
+            .args(["--token-env", TOKEN_VAR])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    // The first failed attempt is logged once the command is retrying.
+    while !line.contains("not reachable yet") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "stderr ended");
+    }
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(
+        rest.contains("interrupted before the graph started"),
+        "{rest}"
+    );
+}

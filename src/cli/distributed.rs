@@ -139,49 +139,23 @@ pub(crate) async fn run(
     graph: &Graph,
     local: NetworkConfig,
 ) -> anyhow::Result<ExitCode> {
-    let bridge = &args.bridge;
-    let config = bridge.config(local)?;
+    let mut interrupted = super::interrupt::ctrl_c()?;
+    let config = args.bridge.config(local)?;
     let mut dn = DistributedNetwork::new(config, reflow_actors::registry())?;
     tokio::spawn(log_peers(dn.bridge_events()));
-    if let Some(addr) = dn.listen().await? {
-        // Over TLS the address is given as peers dial it.
-        let scheme = if bridge.tls_cert.is_some() {
-            "wss://"
-        } else {
-            ""
-        };
-        eprintln!(
-            "reflow: network `{}` (instance {}) listening on {scheme}{addr}",
-            dn.network_id(),
-            dn.instance_id()
-        );
+    // Linking and resolving may take seconds (retries, waiting for exports): Ctrl-C stops it.
+    let prepared = tokio::select! {
+        prepared = prepare(args, graph, &mut dn) => prepared,
+        () = &mut interrupted => {
+            eprintln!("interrupted before the graph started: shutting down");
+            dn.shutdown().await;
+            return Ok(ExitCode::from(130));
+        }
+    };
+    if let Some(code) = prepared? {
+        return Ok(code);
     }
-    for peer in &bridge.connect {
-        let info = connect_patiently(&dn, peer).await?;
-        eprintln!(
-            "reflow: linked to network `{}` (instance {}) at {peer}",
-            info.network_id, info.instance_id
-        );
-    }
-    if !bridge.discovery.is_empty() {
-        dn.start_discovery().await?;
-        eprintln!(
-            "reflow: discovering peers through {}",
-            bridge.discovery.join(", ")
-        );
-    }
-    if bridge.mdns {
-        dn.start_discovery().await?;
-        eprintln!("reflow: discovering peers with mDNS (_reflow._tcp.local.)");
-    }
-    if let Err(err) = dn.add_graph(graph).await {
-        eprintln!("{}: {}", args.graph.display(), err.to_string().trim_end());
-        return Ok(ExitCode::from(2));
-    }
-    for node in &bridge.export {
-        dn.export(node, serde_json::Value::Null)
-            .with_context(|| format!("cannot export `{node}`"))?;
-    }
+    let bridge = &args.bridge;
     let printed = Printed::default();
     if let Some(events) = dn.events() {
         tokio::spawn(log_events(events, printed.clone()));
@@ -194,7 +168,7 @@ pub(crate) async fn run(
             dn.shutdown().await;
             return Ok(code);
         }
-        _ = tokio::signal::ctrl_c() => eprintln!("interrupted: shutting down"),
+        () = interrupted => eprintln!("interrupted: shutting down"),
     }
     let report = dn.shutdown().await;
     Ok(exit_code(&report, &printed))
@@ -243,6 +217,57 @@ async fn log_peers(mut events: tokio::sync::broadcast::Receiver<BridgeEvent>) {
             Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
         }
     }
+}
+
+/// Everything before the graph starts: listen (and say where), link to `--connect` peers,
+/// start discovery, add the graph (resolving its remote nodes) and the exports. `Some`
+/// exit code when the graph cannot run.
+async fn prepare(
+    args: &RunArgs,
+    graph: &Graph,
+    dn: &mut DistributedNetwork,
+) -> anyhow::Result<Option<ExitCode>> {
+    let bridge = &args.bridge;
+    if let Some(addr) = dn.listen().await? {
+        // Over TLS the address is given as peers dial it.
+        let scheme = if bridge.tls_cert.is_some() {
+            "wss://"
+        } else {
+            ""
+        };
+        eprintln!(
+            "reflow: network `{}` (instance {}) listening on {scheme}{addr}",
+            dn.network_id(),
+            dn.instance_id()
+        );
+    }
+    for peer in &bridge.connect {
+        let info = connect_patiently(dn, peer).await?;
+        eprintln!(
+            "reflow: linked to network `{}` (instance {}) at {peer}",
+            info.network_id, info.instance_id
+        );
+    }
+    if !bridge.discovery.is_empty() {
+        dn.start_discovery().await?;
+        eprintln!(
+            "reflow: discovering peers through {}",
+            bridge.discovery.join(", ")
+        );
+    }
+    if bridge.mdns {
+        dn.start_discovery().await?;
+        eprintln!("reflow: discovering peers with mDNS (_reflow._tcp.local.)");
+    }
+    if let Err(err) = dn.add_graph(graph).await {
+        eprintln!("{}: {}", args.graph.display(), err.to_string().trim_end());
+        return Ok(Some(ExitCode::from(2)));
+    }
+    for node in &bridge.export {
+        dn.export(node, serde_json::Value::Null)
+            .with_context(|| format!("cannot export `{node}`"))?;
+    }
+    Ok(None)
 }
 
 /// Dials `peer`, retrying while it is not reachable yet; an authentication, TLS or protocol

@@ -3,6 +3,7 @@
 mod components;
 mod discovery;
 mod distributed;
+mod interrupt;
 mod run;
 mod validate;
 
@@ -27,7 +28,8 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run a graph until it completes (exit 0), an actor fails (exit 1), or Ctrl-C
-    /// (graceful: sources stop, in-flight messages drain).
+    /// (graceful: sources stop, in-flight messages drain; exit 130 when it comes before
+    /// the graph started, e.g. while linking to peers).
     // Boxed: its flags make it several times the size of the other commands.
     Run(Box<run::RunArgs>),
     /// Check a graph without running it: print every problem with its location and exit 1,

@@ -60,10 +60,11 @@ async fn run_graph(
     };
     let printed = Printed::default();
     tokio::spawn(log_events(network.events(), printed.clone()));
+    let interrupted = super::interrupt::ctrl_c()?;
     let mut running = network.start()?;
     let report = tokio::select! {
         report = running.wait() => report,
-        _ = tokio::signal::ctrl_c() => {
+        () = interrupted => {
             eprintln!("interrupted: stopping sources and draining (up to {} ms)", deadline.as_millis());
             running.shutdown(deadline).await
         }
