@@ -148,3 +148,26 @@ async fn one_endpoint_down_is_not_fatal_and_a_departed_instance_is_forgotten() {
     client.shutdown().await;
     registry.stop().await;
 }
+
+/// A client that lists the registry before its peer has registered still resolves the
+/// peer's actor while it waits: waiting asks the registry again (here the regular interval,
+/// a minute, is longer than the whole wait, so only that can find it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_registers_while_a_client_waits_for_its_actor_is_found() {
+    let registry = registry().await;
+    let endpoints = [format!("http://{}", registry.local_addr())];
+    let mut client_config = config("client", &endpoints);
+    client_config.bind = None;
+    client_config.discovery_interval = Duration::from_secs(60);
+    let mut client = DistributedNetwork::new(client_config, reflow::actors::registry()).unwrap();
+    client.start_discovery().await.unwrap();
+    let (resolved, server) = tokio::join!(client.register_remote_actor("echo", "late"), async {
+        // Registers once the client has listed (and found nothing) and is waiting.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        echo_instance("late", &endpoints).await
+    });
+    assert_eq!(resolved.unwrap(), "echo");
+    client.shutdown().await;
+    server.shutdown().await;
+    registry.stop().await;
+}

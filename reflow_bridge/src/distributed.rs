@@ -141,9 +141,7 @@ impl DistributedNetwork {
         }
         for node in &graph.processes {
             if let Some((actor, network)) = node.remote() {
-                self.hub
-                    .wait_for_actor(actor, network, self.hub.config.resolve_timeout)
-                    .await?;
+                self.resolve(actor, network).await?;
             }
         }
         self.network_mut()?.add_graph(graph)?;
@@ -205,9 +203,7 @@ impl DistributedNetwork {
         network: &str,
         strategy: AliasStrategy,
     ) -> Result<String, BridgeError> {
-        self.hub
-            .wait_for_actor(actor, network, self.hub.config.resolve_timeout)
-            .await?;
+        self.resolve(actor, network).await?;
         let net = self
             .network
             .get_mut()
@@ -322,9 +318,20 @@ impl DistributedNetwork {
         port: &str,
         msg: Message,
     ) -> Result<(), BridgeError> {
-        let timeout = self.hub.config.resolve_timeout;
-        self.hub.wait_for_actor(actor, network, timeout).await?;
+        self.resolve(actor, network).await?;
         self.hub.send_direct(network, actor, port, msg).await
+    }
+
+    /// Waits, at most `resolve_timeout`, until a peer of `network` announces `actor`. With
+    /// HTTP discovery on, the registries are asked again meanwhile, so that a peer that
+    /// registered after the last listing is found now rather than at the next interval.
+    async fn resolve(&self, actor: &str, network: &str) -> Result<(), BridgeError> {
+        let timeout = self.hub.config.resolve_timeout;
+        let wait = self.hub.wait_for_actor(actor, network, timeout);
+        match &self.finder {
+            Some(finder) => finder.refreshing_while(wait).await,
+            None => wait.await,
+        }
     }
 
     /// Subscribes to peer up/down events from now on.

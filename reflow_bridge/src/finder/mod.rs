@@ -5,6 +5,7 @@
 //! the links (a peer that leaves deregisters and its link closes), never from the list.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,6 +75,22 @@ impl Finder {
     /// Registers again and lists now (after exports changed), not at the next interval.
     pub(crate) fn refresh(&self) {
         self.refresh.notify_one();
+    }
+
+    /// Runs `wait`, refreshing after 250 ms and then at pauses that double up to 2 s, until
+    /// it completes: for someone waiting on what the registries may know by now.
+    pub(crate) async fn refreshing_while<T>(&self, wait: impl Future<Output = T>) -> T {
+        tokio::pin!(wait);
+        let mut pause = Duration::from_millis(250);
+        loop {
+            tokio::select! {
+                out = &mut wait => return out,
+                () = tokio::time::sleep(pause) => {
+                    self.refresh();
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
     }
 
     /// Stops renewing and deregisters from every endpoint (best effort).
