@@ -174,17 +174,21 @@ async fn a_thousand_forced_reconnects_lose_and_duplicate_nothing() {
 }
 
 /// A silent partition raises no TCP error: only the heartbeat deadline notices it. Once the
-/// network heals the link resumes and what was sent meanwhile arrives, once.
+/// network heals the link resumes and what was sent meanwhile arrives, once. A redial made
+/// during the partition vanishes into it (its upgrade request is swallowed): it must give
+/// up after `connect_timeout` rather than hold the redialling forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_partition_is_noticed_by_heartbeats_and_heals_without_loss() {
     let (server, inbox, proxy) = server_behind_proxy(config("validation", true)).await;
     let mut config = config("producer", false);
     config.heartbeat_interval_ms = 100;
+    config.connect_timeout = Duration::from_millis(500);
     let client = client_of(&proxy, config).await;
     let mut events = client.bridge_events();
     let first = produce(&client, 100);
     timeout(inbox.wait_for(100)).await;
     timeout(first).await.unwrap();
+    let accepted = proxy.stats().accepted;
     proxy.blackhole();
     match timeout(events.recv()).await.unwrap() {
         BridgeEvent::PeerDown {
@@ -202,6 +206,13 @@ async fn a_silent_partition_is_noticed_by_heartbeats_and_heals_without_loss() {
             .await
             .unwrap();
     }
+    // Heal only once a redial has gone into the partition.
+    timeout(async {
+        while proxy.stats().accepted == accepted {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
     proxy.pass();
     next_resumed(&mut events).await;
     timeout(inbox.wait_for(200)).await;

@@ -54,6 +54,11 @@ pub struct DistributedConfig {
     /// How long one write to a socket may take before the connection is dropped (a peer
     /// that accepts nothing at all); the link then reconnects and resumes.
     pub write_timeout: Duration,
+    /// How long one dial may take, from the TCP connect to the link being up (TLS,
+    /// WebSocket upgrade, handshake, `Resume`): a peer that accepts the connection and then
+    /// says nothing (a silent partition, a wedged process) fails the attempt instead of
+    /// holding it, and a redial tries again.
+    pub connect_timeout: Duration,
     /// How long `shutdown` waits for links and the local network to drain.
     pub shutdown_deadline: Duration,
     /// How long resolving `actor@network` waits for the peer to announce the actor.
@@ -88,6 +93,7 @@ impl DistributedConfig {
             reconnect_initial: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             write_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
             shutdown_deadline: Duration::from_secs(5),
             resolve_timeout: Duration::from_secs(10),
             tls: TlsConfig::default(),

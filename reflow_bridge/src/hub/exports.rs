@@ -47,8 +47,13 @@ impl Hub {
 
     /// The exported process `actor` has ended: peers may no longer use it, and every
     /// session it was serving ends with a `ReplyError` carrying the reason from `events`.
-    async fn export_stopped(&self, actor: &str, events: &mut broadcast::Receiver<NetworkEvent>) {
-        let removed = self.exports.lock().remove(actor).is_some();
+    /// `removed`: whether it was still offered (the caller has just withdrawn it).
+    async fn export_stopped(
+        &self,
+        actor: &str,
+        removed: bool,
+        events: &mut broadcast::Receiver<NetworkEvent>,
+    ) {
         let cut = self.take_served_of(actor);
         if !cut.is_empty() {
             let error = exit_reason(events, actor, self.config.shutdown_deadline).await;
@@ -217,16 +222,16 @@ impl Tap for ExportTap {
 impl Drop for ExportTap {
     fn drop(&mut self) {
         self.ended.store(true, Ordering::SeqCst);
+        // Withdrawn at once, before the process's exit is reported, so that nobody who saw
+        // the exit still finds the export offered.
+        let removed = self.hub.exports.lock().remove(&self.actor).is_some();
         let Some(mut events) = self.events.get_mut().take() else {
             return;
         };
         let (hub, actor) = (self.hub.clone(), std::mem::take(&mut self.actor));
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move { hub.export_stopped(&actor, &mut events).await });
-            }
-            // No runtime left to tell the peers: at least stop offering the export.
-            Err(_) => drop(hub.exports.lock().remove(&actor)),
+        // Without a runtime there is nobody left to tell.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { hub.export_stopped(&actor, removed, &mut events).await });
         }
     }
 }

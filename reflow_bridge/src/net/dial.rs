@@ -9,8 +9,23 @@ use crate::hub::Hub;
 use crate::session::Peer;
 
 /// Connects to `addr` (`host:port`, `ws://host:port`, `wss://host:port` or a full URL),
-/// authenticates both ways, resumes or starts the link and returns the peer.
+/// authenticates both ways, resumes or starts the link and returns the peer; fails when
+/// that takes longer than `connect_timeout`.
 pub(crate) async fn dial(hub: Arc<Hub>, addr: &str) -> Result<Arc<Peer>, BridgeError> {
+    let deadline = hub.config.connect_timeout;
+    match tokio::time::timeout(deadline, dial_now(hub, addr)).await {
+        Ok(dialled) => dialled,
+        Err(_) => Err(BridgeError::Io {
+            context: format!("cannot link to {addr}"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no link within {} ms", deadline.as_millis()),
+            ),
+        }),
+    }
+}
+
+async fn dial_now(hub: Arc<Hub>, addr: &str) -> Result<Arc<Peer>, BridgeError> {
     let url = ws_url(addr);
     let host = url
         .split_once("://")
