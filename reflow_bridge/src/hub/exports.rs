@@ -1,16 +1,11 @@
-//! Exported actors: what peers may use, the remote sessions they serve, and the tap that
-//! routes each output back to the session that caused it (or to all, for origin 0), and
-//! ends the open sessions with an error when the exported process stops.
+//! Exported actors: what peers may use and the remote sessions they serve; when the exported
+//! process stops (its [`ExportTap`](super::ExportTap) drops), the open sessions end with an
+//! error.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use parking_lot::Mutex;
-use reflow_network::{Injector, NetworkEvent, Origin, Ports, Tap, Tapped};
+use reflow_network::{Injector, NetworkEvent, Origin, Ports};
 use serde_json::Value;
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -19,8 +14,8 @@ use crate::net::{LinkHandle, LinkId};
 use crate::protocol::{ExportedActor, Frame};
 
 impl Hub {
-    /// Makes `name` usable by peers. Its outputs reach them through its [`ExportTap`]; `ended`
-    /// is that tap's [`ExportTap::ended`].
+    /// Makes `name` usable by peers. Its outputs reach them through its
+    /// [`ExportTap`](super::ExportTap); `ended` is that tap's `ended()`.
     ///
     /// The process runs before it is added here, so it may already have ended (failed on
     /// start): its tap's stop found nothing to remove, so nothing is added. The flag is set
@@ -48,7 +43,7 @@ impl Hub {
     /// The exported process `actor` has ended: peers may no longer use it, and every
     /// session it was serving ends with a `ReplyError` carrying the reason from `events`.
     /// `removed`: whether it was still offered (the caller has just withdrawn it).
-    async fn export_stopped(
+    pub(super) async fn export_stopped(
         &self,
         actor: &str,
         removed: bool,
@@ -169,105 +164,13 @@ impl Hub {
         }
     }
 
-    fn sessions_of(&self, actor: &str) -> Vec<(LinkHandle, u32)> {
+    pub(super) fn sessions_of(&self, actor: &str) -> Vec<(LinkHandle, u32)> {
         self.served
             .lock()
             .values()
             .filter(|s| s.actor == actor)
             .map(|s| (s.link.clone(), s.remote))
             .collect()
-    }
-}
-
-/// The tap of one exported actor: routes each output, in the actor's own task, to the
-/// session that caused it (to all, for origin 0), so that a reply reaches the link without a
-/// task in between and the actor waits while the link's outbox is full. Dropped when the
-/// process has ended, however it ended: then the sessions still open are ended with the
-/// reason, so that no peer's proxy waits for an end that cannot come.
-pub(crate) struct ExportTap {
-    hub: Arc<Hub>,
-    actor: String,
-    /// Set when the process has ended (the tap is dropped).
-    ended: Arc<AtomicBool>,
-    /// The local network's events, subscribed to before it started: how the process ended.
-    events: Mutex<Option<broadcast::Receiver<NetworkEvent>>>,
-}
-
-impl ExportTap {
-    pub(crate) fn new(
-        hub: Arc<Hub>,
-        actor: &str,
-        events: broadcast::Receiver<NetworkEvent>,
-    ) -> Self {
-        ExportTap {
-            hub,
-            actor: actor.to_string(),
-            ended: Arc::default(),
-            events: Mutex::new(Some(events)),
-        }
-    }
-
-    /// Whether the process has ended, for [`Hub::add_export`].
-    pub(crate) fn ended(&self) -> Arc<AtomicBool> {
-        self.ended.clone()
-    }
-}
-
-impl Tap for ExportTap {
-    fn tapped(&self, tapped: Tapped) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(route(&self.hub, &self.actor, tapped))
-    }
-}
-
-impl Drop for ExportTap {
-    fn drop(&mut self) {
-        self.ended.store(true, Ordering::SeqCst);
-        // Withdrawn at once, before the process's exit is reported, so that nobody who saw
-        // the exit still finds the export offered.
-        let removed = self.hub.exports.lock().remove(&self.actor).is_some();
-        let Some(mut events) = self.events.get_mut().take() else {
-            return;
-        };
-        let (hub, actor) = (self.hub.clone(), std::mem::take(&mut self.actor));
-        // Without a runtime there is nobody left to tell.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { hub.export_stopped(&actor, removed, &mut events).await });
-        }
-    }
-}
-
-/// Sends one tapped output (or end) of `actor` to the session it belongs to.
-async fn route(hub: &Hub, actor: &str, tapped: Tapped) {
-    match tapped.msg {
-        Some(msg) if tapped.origin == 0 => {
-            for (link, remote) in hub.sessions_of(actor) {
-                let _ = link
-                    .send(reply(actor, &tapped.port, remote, msg.clone()))
-                    .await;
-            }
-        }
-        Some(msg) => {
-            let Some(served) = hub.served.lock().get(&tapped.origin).cloned() else {
-                return;
-            };
-            let _ = served
-                .link
-                .send(reply(actor, &tapped.port, served.remote, msg))
-                .await;
-        }
-        None => {
-            let served = hub.served.lock().remove(&tapped.origin);
-            let Some(served) = served else { return };
-            hub.served_by_remote
-                .lock()
-                .remove(&(served.link.id, served.remote));
-            let end = Frame::ReplyEnd {
-                seq: 0,
-                actor: actor.to_string(),
-                origin: served.remote,
-            };
-            let _ = served.link.send(end).await;
-        }
     }
 }
 
@@ -296,14 +199,4 @@ async fn exit_reason(
     };
     let reported = tokio::time::timeout(bound, reported).await.ok().flatten();
     reported.unwrap_or_else(|| "the exported actor stopped".into())
-}
-
-fn reply(actor: &str, port: &str, origin: u32, payload: reflow_network::Message) -> Frame {
-    Frame::Reply {
-        seq: 0,
-        actor: actor.to_string(),
-        port: port.to_string(),
-        origin,
-        payload,
-    }
 }

@@ -20,6 +20,7 @@ use crate::net::{Exit, LinkHandle, LinkId, Tls};
 use crate::protocol::ExportedActor;
 use crate::session::{Identity, Token};
 
+mod export_tap;
 mod exports;
 mod inbound;
 mod links;
@@ -27,7 +28,7 @@ mod replies;
 mod report;
 mod sessions;
 
-pub(crate) use exports::ExportTap;
+pub(crate) use export_tap::ExportTap;
 pub(crate) use inbound::Route;
 use replies::ReplySender;
 pub(crate) use replies::{Direct, ReplyEvent, ReplyReceiver};
