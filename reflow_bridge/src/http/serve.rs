@@ -10,20 +10,21 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use axum::serve::{Listener, ListenerExt};
 use axum::{Extension, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 /// How long open HTTP requests may run after shutdown is signalled. Upgraded WebSockets are
 /// not waited for: the bridge closes its links itself.
 pub(crate) const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
 
-/// How long a client has to send a whole request head (line and headers), from its first
-/// byte or, on a kept-alive connection, from the end of the previous response. Without it a
-/// client that sends a few bytes and then nothing holds its connection (and a file
-/// descriptor) forever.
+/// How long a client has to send a whole request head (line and headers), from the moment
+/// it connects or, on a kept-alive connection, from the end of the previous response.
+/// Without it a client that connects and sends nothing, or a few bytes, holds its
+/// connection (and a file descriptor) forever.
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The deadlines of one server.
@@ -46,8 +47,8 @@ impl Default for Deadlines {
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and lets
 /// open requests finish for at most [`DRAIN_DEADLINE`]. Idle keep-alive connections close at
-/// once; a client still sending its request at the deadline no longer delays the return,
-/// and its connection task ends when its header deadline passes or the runtime stops.
+/// once; what is still open at the deadline is aborted. Upgraded WebSockets are not this
+/// server's any more: their handlers own them.
 ///
 /// `TCP_NODELAY` is set on every accepted connection (without it a small response or a close
 /// waits ~45 ms for Nagle and delayed ACK), and handlers can extract the peer's
@@ -98,30 +99,30 @@ async fn serve_on_with<L>(
 where
     L: Listener<Addr = SocketAddr>,
 {
-    // `stop` tells the connections to finish; every connection task holds a clone of
-    // `open`, so `closed()` completes when the last one has ended.
+    // `stop` tells the connections to finish their current request and close.
     let (stop, _) = watch::channel(false);
-    let (open, _) = watch::channel(());
+    let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
-        let (io, peer) = tokio::select! {
-            accepted = listener.accept() => accepted,
+        tokio::select! {
+            (io, peer) = listener.accept() => {
+                let served = serve_connection(io, peer, router.clone(), stop.subscribe(), deadlines);
+                connections.spawn(served);
+            }
+            // Reaps the ended connections, so that the set holds only open ones.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             () = &mut shutdown => break,
-        };
-        let connection = serve_connection(io, peer, router.clone(), stop.subscribe(), deadlines);
-        let held = open.subscribe();
-        tokio::spawn(async move {
-            connection.await;
-            drop(held);
-        });
+        }
     }
     drop(listener);
     stop.send_replace(true);
-    if tokio::time::timeout(deadlines.drain, open.closed())
+    let drained = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(deadlines.drain, drained)
         .await
         .is_err()
     {
-        tracing::debug!(deadline = ?deadlines.drain, "http drain deadline passed with requests still open");
+        tracing::debug!(deadline = ?deadlines.drain, open = connections.len(), "http drain deadline passed: aborting the connections still open");
+        connections.abort_all();
     }
     Ok(())
 }
@@ -138,12 +139,11 @@ async fn serve_connection<I>(
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = TowerToHyperService::new(router.layer(Extension(ConnectInfo(peer))));
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(deadlines.header_read);
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        .header_read_timeout(deadlines.header_read)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
     tokio::pin!(connection);
     let finished = tokio::select! {
         result = connection.as_mut() => Some(result),

@@ -411,9 +411,9 @@ async fn shutdown_gives_up_on_a_request_still_open_at_the_deadline() {
     assert!(started.elapsed() >= deadline);
 }
 
-/// A client that starts a request and never finishes its head is disconnected once the
-/// header deadline passes (it would otherwise hold its connection forever); a client that
-/// does finish is served meanwhile.
+/// A client that connects and sends nothing, or starts a request and never finishes its
+/// head, is disconnected once the header deadline passes (it would otherwise hold its
+/// connection forever); a client that does finish is served meanwhile.
 #[tokio::test]
 async fn a_request_head_that_never_ends_is_cut_off_at_the_header_deadline() {
     let deadlines = Deadlines {
@@ -421,6 +421,9 @@ async fn a_request_head_that_never_ends_is_cut_off_at_the_header_deadline() {
         ..Deadlines::default()
     };
     let server = start_with(WsLimits::default(), deadlines).await;
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    let mut preface = TcpStream::connect(server.addr).await.unwrap();
+    preface.write_all(b"P").await.unwrap();
     let mut slow = TcpStream::connect(server.addr).await.unwrap();
     slow.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\nX-Slow")
         .await
@@ -428,14 +431,16 @@ async fn a_request_head_that_never_ends_is_cut_off_at_the_header_deadline() {
     let started = Instant::now();
     let reply = get(server.addr, "/health").await;
     assert_eq!(reply.status, 200);
-    let mut rest = Vec::new();
-    // EOF or a reset, either way the server let go; never a response to a partial head.
-    let _ = within(slow.read_to_end(&mut rest)).await;
+    for client in [&mut silent, &mut preface, &mut slow] {
+        let mut rest = Vec::new();
+        // EOF or a reset, either way the server let go; never a response to a partial head.
+        let _ = within(client.read_to_end(&mut rest)).await;
+        assert!(
+            !String::from_utf8_lossy(&rest).contains("200 OK"),
+            "{rest:?}"
+        );
+    }
     assert!(started.elapsed() >= Duration::from_millis(250));
-    assert!(
-        !String::from_utf8_lossy(&rest).contains("200 OK"),
-        "{rest:?}"
-    );
     let _ = server.stop.send(());
     within(server.task).await.unwrap().unwrap();
 }
