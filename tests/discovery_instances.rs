@@ -161,11 +161,12 @@ async fn a_peer_that_registers_while_a_client_waits_for_its_actor_is_found() {
     client_config.discovery_interval = Duration::from_secs(60);
     let mut client = DistributedNetwork::new(client_config, reflow::actors::registry()).unwrap();
     client.start_discovery().await.unwrap();
-    let (resolved, server) = tokio::join!(client.register_remote_actor("echo", "late"), async {
-        // Registers once the client has listed (and found nothing) and is waiting.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        echo_instance("late", &endpoints).await
-    });
+    // The client's first listing leaves as discovery starts, before the server below has
+    // even started; the resolution is already waiting when the server registers.
+    let (resolved, server) = tokio::join!(
+        client.register_remote_actor("echo", "late"),
+        echo_instance("late", &endpoints)
+    );
     assert_eq!(resolved.unwrap(), "echo");
     client.shutdown().await;
     server.shutdown().await;

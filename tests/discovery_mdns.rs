@@ -16,7 +16,6 @@ use common::{http_get, Record};
 use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
 use reflow::Message;
 use reflow_bridge::{DistributedConfig, DistributedNetwork, MDNS_SERVICE_TYPE, PROTOCOL_VERSION};
-use serde_json::json;
 
 const TOKEN: &str = "mdns-token";
 /// Failure bound for what must happen: never reached when the test passes.
@@ -101,14 +100,7 @@ async fn bounded<F: std::future::Future>(future: F) -> F::Output {
 /// An mDNS instance of `network` exporting a `Record` as `inbox`.
 async fn inbox_instance(network: &str, instance: &str) -> (DistributedNetwork, Record) {
     let inbox = Record::default();
-    let mut dn =
-        DistributedNetwork::new(config(network, instance, TOKEN), reflow::actors::registry())
-            .unwrap();
-    let net = dn.network_mut().unwrap();
-    net.add_actor("inbox", inbox.clone(), Record::ports())
-        .unwrap();
-    dn.export("inbox", json!(null)).unwrap();
-    dn.start().await.unwrap();
+    let dn = common::serve_inbox(config(network, instance, TOKEN), inbox.clone()).await;
     (dn, inbox)
 }
 

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use reflow::Message;
 use reflow_bridge::DistributedNetwork;
-use serde_json::json;
 
 use super::common::Record;
 use super::{bounded, config, in_private_namespace, refuse_unless_only, NS_VAR, TOKEN};
@@ -112,13 +111,10 @@ async fn inbox_host(network: &str, instance: &str, ip: &str) -> (DistributedNetw
     let inbox = Record::default();
     let mut config = config(network, instance, TOKEN);
     config.bind = Some(format!("{ip}:0").parse().unwrap());
-    let mut dn = DistributedNetwork::new(config, reflow::actors::registry()).unwrap();
-    let net = dn.network_mut().unwrap();
-    net.add_actor("inbox", inbox.clone(), Record::ports())
-        .unwrap();
-    dn.export("inbox", json!(null)).unwrap();
-    dn.start().await.unwrap();
-    (dn, inbox)
+    (
+        super::common::serve_inbox(config, inbox.clone()).await,
+        inbox,
+    )
 }
 
 /// Gives `end` its address and brings it up, then waits until it reports `UP` (both ends

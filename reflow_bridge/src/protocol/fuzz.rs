@@ -17,12 +17,10 @@ const MAX_FRAMES: usize = 4096;
 
 /// The case count: `REFLOW_FUZZ_CASES`, else the default.
 fn cases() -> u32 {
-    let cases = std::env::var("REFLOW_FUZZ_CASES")
+    std::env::var("REFLOW_FUZZ_CASES")
         .ok()
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(DEFAULT_CASES);
-    println!("decoder fuzz: {cases} cases per property");
-    cases
+        .unwrap_or(DEFAULT_CASES)
 }
 
 fn config() -> Config {
