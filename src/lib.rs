@@ -9,7 +9,7 @@ pub use reflow_actors as actors;
 pub use reflow_bridge as bridge;
 pub use reflow_network::{
     graph, Actor, ActorError, ActorResult, BoxedActor, Component, ComponentInfo, ConfigError,
-    Context, Error, Failure, Graph, Injector, Message, Network, NetworkConfig, NetworkEvent,
-    Origin, Outputs, Ports, Problem, ProblemKind, Problems, Registry, Report, RunningNetwork, Tap,
-    Tapped, TryInjectError, TryOutputError,
+    Context, Error, Failure, Graph, Injector, Instance, Instances, Message, Network, NetworkConfig,
+    NetworkEvent, Origin, Outputs, Ports, Problem, ProblemKind, Problems, Registry, Report,
+    RunningNetwork, Tap, Tapped, TryInjectError, TryOutputError,
 };

@@ -205,3 +205,61 @@ async fn an_output_handle_tries_every_receiver_and_sends_to_all_or_none() {
     assert_eq!(free.integers(), [0, 1]);
     assert_eq!(held.integers(), [0, 1]);
 }
+
+/// A tap that keeps every copy, for instance tests.
+#[derive(Default)]
+struct Keep(parking_lot::Mutex<Vec<Tapped>>);
+
+impl reflow::Tap for Keep {
+    fn tapped(
+        &self,
+        tapped: Tapped,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        self.0.lock().push(tapped);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+fn outputs(keep: &Keep) -> Vec<Message> {
+    keep.0.lock().iter().filter_map(|t| t.msg.clone()).collect()
+}
+
+#[tokio::test]
+async fn each_instance_of_an_exported_process_has_its_own_state_and_end() {
+    let mut net = Network::new(reflow::actors::registry());
+    net.add_node("batch", "Batch", json!({ "size": 2 }))
+        .unwrap();
+    net.export("batch").unwrap();
+    let running = net.start().unwrap();
+    let instances = running.instances("batch").unwrap();
+    assert_eq!(instances.process(), "batch");
+    let (first, second) = (Arc::new(Keep::default()), Arc::new(Keep::default()));
+    let a = instances.spawn(first.clone()).unwrap();
+    let b = instances.spawn(second.clone()).unwrap();
+    for i in 1..=3 {
+        a.injector.send("in", 0, Message::Integer(i)).await.unwrap();
+    }
+    b.injector
+        .send("in", 0, Message::Integer(10))
+        .await
+        .unwrap();
+    drop(a.injector);
+    drop(b.injector);
+    a.task.await.unwrap().unwrap();
+    b.task.await.unwrap().unwrap();
+    let batch = |v: &[i64]| Message::from(serde_json::json!(v));
+    // The remainder of each comes at its own end; nothing of one reaches the other.
+    assert_eq!(outputs(&first), [batch(&[1, 2]), batch(&[3])]);
+    assert_eq!(outputs(&second), [batch(&[10])]);
+}
+
+#[tokio::test]
+async fn a_process_added_as_an_instance_has_no_recipe_for_more() {
+    let mut net = Network::new(Registry::new());
+    net.add_actor("local", Record::default(), Record::ports())
+        .unwrap();
+    net.export("local").unwrap();
+    let running = net.start().unwrap();
+    assert!(running.instances("local").is_none());
+    assert!(running.instances("missing").is_none());
+}

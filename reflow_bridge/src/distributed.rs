@@ -40,7 +40,8 @@ pub struct DistributedNetwork {
     /// `Network` holds actors that are `Send` but not `Sync`); it is taken at start.
     network: Mutex<Option<Network>>,
     running: Option<RunningNetwork>,
-    exports: Vec<(String, Value)>,
+    /// Name, metadata, and whether sessions share the one process.
+    exports: Vec<(String, Value, bool)>,
     server: Option<Server>,
     finder: Option<crate::finder::Finder>,
     mdns: Option<crate::finder::mdns::Mdns>,
@@ -106,7 +107,10 @@ impl DistributedNetwork {
     }
 
     /// Adds `actor` as the local process `name` and exports it, with `metadata` (capability,
-    /// version, ...) announced to peers.
+    /// version, ...) announced to peers. The one instance `actor` serves every client
+    /// session (see [`export_shared`](Self::export_shared)); add a component with
+    /// [`Network::add_node`](reflow_network::Network::add_node) and
+    /// [`export`](Self::export) it to give every session a fresh instance.
     pub fn register_local_actor<A: Component>(
         &mut self,
         name: &str,
@@ -119,11 +123,33 @@ impl DistributedNetwork {
     }
 
     /// Exports the existing local process `name` so that peers may use it as `name@network_id`.
+    ///
+    /// A process built from a component (a graph's process, or
+    /// [`Network::add_node`](reflow_network::Network::add_node)) serves every client
+    /// session with a fresh instance of its own, built from the same component and
+    /// configuration: a client gets exactly what the node would give it in its own graph.
+    /// A process added as an instance ([`Network::add_actor`](reflow_network::Network::add_actor),
+    /// [`register_local_actor`](Self::register_local_actor)) is shared, as with
+    /// [`export_shared`](Self::export_shared).
     pub fn export(&mut self, name: &str, metadata: Value) -> Result<(), BridgeError> {
+        self.export_as(name, metadata, false)
+    }
+
+    /// Exports the existing local process `name` with one process serving every client
+    /// session, for actors meant to share state across clients: each output goes to the
+    /// session whose message caused it (to every session when the actor emits on its own,
+    /// from a timer or its start), and a session's end reaches its client once the process
+    /// has handled the session's messages. The actor's end-of-stream hook runs only when
+    /// the process ends, so its output there reaches no session.
+    pub fn export_shared(&mut self, name: &str, metadata: Value) -> Result<(), BridgeError> {
+        self.export_as(name, metadata, true)
+    }
+
+    fn export_as(&mut self, name: &str, metadata: Value, shared: bool) -> Result<(), BridgeError> {
         let network = self.network_mut()?;
         network.export(name)?;
         self.hub.aliases.lock().reserve_local(name)?;
-        self.exports.push((name.to_string(), metadata));
+        self.exports.push((name.to_string(), metadata, shared));
         Ok(())
     }
 
@@ -243,19 +269,29 @@ impl DistributedNetwork {
             .take()
             .ok_or(BridgeError::State("the network has already started"))?;
         let mut exports = Vec::new();
-        for (name, metadata) in &self.exports {
+        for (name, metadata, shared) in &self.exports {
             // Events subscribed before the start, so that even an early failure is seen.
             let tap = ExportTap::new(self.hub.clone(), name, network.events());
             let ended = tap.ended();
             network.tap_with(name, Arc::new(tap))?;
             let ports = network.ports(name).cloned().unwrap_or_default();
-            exports.push((name.clone(), metadata.clone(), ports, ended));
+            exports.push((name.clone(), metadata.clone(), ports, ended, *shared));
         }
         let running = network.start()?;
-        for (name, metadata, ports, ended) in exports {
+        for (name, metadata, ports, ended, shared) in exports {
             if let Some(injector) = running.injector(&name) {
-                self.hub
-                    .add_export(&name, injector, ports, metadata, &ended);
+                let instances = if shared {
+                    None
+                } else {
+                    running.instances(&name)
+                };
+                let export = crate::hub::Export {
+                    injector,
+                    ports,
+                    metadata,
+                    instances,
+                };
+                self.hub.add_export(&name, export, &ended);
             }
         }
         self.running = Some(running);
@@ -387,6 +423,7 @@ impl DistributedNetwork {
             mdns.stop().await;
         }
         self.hub.clear_exports();
+        self.hub.drain_instances(deadline).await;
         let report = match self.running.take() {
             Some(running) => running.shutdown(deadline).await,
             None => Report::default(),

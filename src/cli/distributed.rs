@@ -59,9 +59,16 @@ pub(crate) struct BridgeArgs {
     /// Read the shared link token from this file (trailing newline ignored).
     #[arg(long, value_name = "PATH")]
     token_file: Option<PathBuf>,
-    /// Make this graph node usable by peers (repeatable).
+    /// Make this graph node usable by peers as NODE@ID (repeatable). Every client session
+    /// gets a fresh instance of the node, built from its component and configuration, so a
+    /// client gets exactly what the node would give it in its own graph.
     #[arg(long = "export", value_name = "NODE")]
     export: Vec<String>,
+    /// Make this graph node usable by peers with one instance shared by every client
+    /// session (repeatable): for nodes meant to share state across clients. Outputs go to
+    /// the session that caused them; the node's end-of-stream output reaches nobody.
+    #[arg(long = "export-shared", value_name = "NODE")]
+    export_shared: Vec<String>,
     /// Serve over TLS only, with this PEM certificate chain (own certificate first); peers
     /// then dial wss://HOST:PORT, and /health, /status, /metrics are HTTPS. Needs --tls-key.
     #[arg(long, value_name = "FILE", requires_all = ["tls_key", "bind"])]
@@ -81,6 +88,7 @@ impl BridgeArgs {
             || self.network_id.is_some()
             || !self.connect.is_empty()
             || !self.export.is_empty()
+            || !self.export_shared.is_empty()
             || !self.discovery.is_empty()
             || self.mdns
     }
@@ -265,6 +273,10 @@ async fn prepare(
     }
     for node in &bridge.export {
         dn.export(node, serde_json::Value::Null)
+            .with_context(|| format!("cannot export `{node}`"))?;
+    }
+    for node in &bridge.export_shared {
+        dn.export_shared(node, serde_json::Value::Null)
             .with_context(|| format!("cannot export `{node}`"))?;
     }
     Ok(None)

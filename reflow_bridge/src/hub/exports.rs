@@ -1,16 +1,13 @@
-//! Exported actors: what peers may use and the remote sessions they serve; when the exported
-//! process stops (its [`ExportTap`](super::ExportTap) drops), the open sessions end with an
-//! error.
+//! Exported actors: what peers may use; when the exported process stops (its
+//! [`ExportTap`](super::ExportTap) drops), the sessions still open end with an error.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use reflow_network::{Injector, NetworkEvent, Origin, Ports};
-use serde_json::Value;
+use reflow_network::{Injector, NetworkEvent};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::{Export, Hub, Served};
-use crate::net::{LinkHandle, LinkId};
+use super::{Export, Hub};
 use crate::protocol::{ExportedActor, Frame};
 
 impl Hub {
@@ -20,19 +17,7 @@ impl Hub {
     /// The process runs before it is added here, so it may already have ended (failed on
     /// start): its tap's stop found nothing to remove, so nothing is added. The flag is set
     /// before the stop looks, and read after the insert, so one of the two removes it.
-    pub(crate) fn add_export(
-        &self,
-        name: &str,
-        injector: Injector,
-        ports: Ports,
-        metadata: Value,
-        ended: &AtomicBool,
-    ) {
-        let export = Export {
-            injector,
-            ports,
-            metadata,
-        };
+    pub(crate) fn add_export(&self, name: &str, export: Export, ended: &AtomicBool) {
         let mut exports = self.exports.lock();
         exports.insert(name.to_string(), export);
         if ended.load(Ordering::SeqCst) {
@@ -54,6 +39,7 @@ impl Hub {
             let error = exit_reason(events, actor, self.config.shutdown_deadline).await;
             tracing::debug!(%actor, sessions = cut.len(), "ending open sessions: {error}");
             for served in cut {
+                served.stop();
                 self.metrics.served_sessions_failed.inc();
                 let frame = Frame::ReplyError {
                     seq: 0,
@@ -67,23 +53,6 @@ impl Hub {
         if removed {
             self.announce().await;
         }
-    }
-
-    /// Forgets the sessions `actor` serves and returns them.
-    fn take_served_of(&self, actor: &str) -> Vec<Served> {
-        let mut cut = Vec::new();
-        self.served.lock().retain(|_, s| {
-            let keep = s.actor != actor;
-            if !keep {
-                cut.push(s.clone());
-            }
-            keep
-        });
-        let mut by_remote = self.served_by_remote.lock();
-        for s in &cut {
-            by_remote.remove(&(s.link.id, s.remote));
-        }
-        cut
     }
 
     /// The exports as announced to peers.
@@ -114,63 +83,6 @@ impl Hub {
 
     pub(crate) fn injector(&self, actor: &str) -> Option<Injector> {
         self.exports.lock().get(actor).map(|e| e.injector.clone())
-    }
-
-    /// Drops every injector, so exported processes can drain and finish.
-    pub(crate) fn clear_exports(&self) {
-        self.exports.lock().clear();
-        self.served.lock().clear();
-        self.served_by_remote.lock().clear();
-    }
-
-    /// The local origin standing for remote session `remote` of `link` towards `actor`.
-    pub(crate) fn served_origin(&self, link: &LinkHandle, remote: u32, actor: &str) -> Origin {
-        let key = (link.id, remote);
-        if let Some(origin) = self.served_by_remote.lock().get(&key) {
-            return *origin;
-        }
-        let origin = self.next_origin();
-        let served = Served {
-            link: link.clone(),
-            remote,
-            actor: actor.to_string(),
-        };
-        self.served.lock().insert(origin, served);
-        self.served_by_remote.lock().insert(key, origin);
-        origin
-    }
-
-    /// The local origin of an existing remote session, if any.
-    pub(crate) fn known_served(&self, link: LinkId, remote: u32) -> Option<Origin> {
-        self.served_by_remote.lock().get(&(link, remote)).copied()
-    }
-
-    /// Forgets the sessions served over a link that went down; the exported actors see
-    /// their ends so that nothing waits for them.
-    pub(super) fn end_served_of(&self, link: LinkId) {
-        let gone: Vec<(Origin, String)> = self
-            .served
-            .lock()
-            .iter()
-            .filter(|(_, s)| s.link.id == link)
-            .map(|(o, s)| (*o, s.actor.clone()))
-            .collect();
-        self.served_by_remote.lock().retain(|(l, _), _| *l != link);
-        for (origin, actor) in gone {
-            self.served.lock().remove(&origin);
-            if let Some(injector) = self.injector(&actor) {
-                tokio::spawn(async move { injector.end(origin).await });
-            }
-        }
-    }
-
-    pub(super) fn sessions_of(&self, actor: &str) -> Vec<(LinkHandle, u32)> {
-        self.served
-            .lock()
-            .values()
-            .filter(|s| s.actor == actor)
-            .map(|s| (s.link.clone(), s.remote))
-            .collect()
     }
 }
 

@@ -47,14 +47,7 @@ impl Hub {
                     tracing::warn!(actor = %target.actor, %port, "cannot deliver: {err}");
                 }
             }
-            Frame::End { actor, origin, .. } => {
-                let (Some(local), Some(injector)) =
-                    (self.known_served(link.id, origin), self.injector(&actor))
-                else {
-                    return;
-                };
-                let _ = injector.end(local).await;
-            }
+            Frame::End { actor, origin, .. } => self.end_feed(link, origin, &actor).await,
             Frame::Reply {
                 port,
                 origin,
@@ -152,13 +145,12 @@ impl Hub {
             .as_ref()
             .is_some_and(|t| t.remote == remote && t.actor == actor);
         if !hit {
-            let Some(injector) = self.injector(&actor) else {
+            let Some((injector, local)) = self.feed(link, remote, &actor) else {
                 self.metrics.frame_rejected(FrameRejection::UnknownTarget);
-                tracing::warn!(%actor, "data for an actor this instance does not export");
+                tracing::warn!(%actor, "data for an actor this instance does not export, or after its session's end");
                 route.last = None;
                 return None;
             };
-            let local = self.served_origin(link, remote, &actor);
             route.last = Some(Target {
                 actor,
                 remote,

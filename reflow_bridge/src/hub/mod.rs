@@ -4,11 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use tokio::time::Instant;
 
 use parking_lot::Mutex;
-use reflow_network::{Injector, Message, Origin, Ports};
+use reflow_network::{Injector, Instances, Message, Origin, Ports};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -23,9 +23,11 @@ use crate::session::{Identity, Token};
 mod export_tap;
 mod exports;
 mod inbound;
+mod instance;
 mod links;
 mod replies;
 mod report;
+mod served;
 mod sessions;
 
 pub(crate) use export_tap::ExportTap;
@@ -50,17 +52,12 @@ pub(crate) struct LinkEntry {
 /// An actor of the local network that peers may use.
 #[derive(Debug, Clone)]
 pub(crate) struct Export {
+    /// The exported process's inbox (a shared export serves every session through it).
     pub(crate) injector: Injector,
     pub(crate) ports: Ports,
     pub(crate) metadata: Value,
-}
-
-/// A remote proxy session served by one of our exported actors.
-#[derive(Debug, Clone)]
-struct Served {
-    link: LinkHandle,
-    remote: u32,
-    actor: String,
+    /// For a per-session export: what makes each session's own instance.
+    pub(crate) instances: Option<Instances>,
 }
 
 /// A proxy session opened from here towards a remote actor.
@@ -72,6 +69,8 @@ struct Session {
 
 /// Shared state of one bridge.
 pub(crate) struct Hub {
+    /// Itself, for the tasks it starts.
+    this: Weak<Hub>,
     pub(crate) me: Identity,
     pub(crate) token: Option<Token>,
     pub(crate) config: DistributedConfig,
@@ -85,7 +84,9 @@ pub(crate) struct Hub {
     links: Mutex<BTreeMap<LinkId, LinkEntry>>,
     changed: watch::Sender<u64>,
     exports: Mutex<BTreeMap<String, Export>>,
-    served: Mutex<HashMap<Origin, Served>>,
+    served: Mutex<HashMap<Origin, served::Served>>,
+    /// Per-session instances still running.
+    live_instances: watch::Sender<usize>,
     served_by_remote: Mutex<HashMap<(LinkId, u32), Origin>>,
     sessions: Mutex<HashMap<Origin, Session>>,
     /// Peer up/down events for the application.
@@ -109,7 +110,8 @@ impl Hub {
         config: DistributedConfig,
         tls: Tls,
     ) -> Arc<Self> {
-        Arc::new(Hub {
+        Arc::new_cyclic(|this| Hub {
+            this: this.clone(),
             me,
             token,
             config,
@@ -123,6 +125,7 @@ impl Hub {
             changed: watch::channel(0).0,
             exports: Mutex::default(),
             served: Mutex::default(),
+            live_instances: watch::channel(0).0,
             served_by_remote: Mutex::default(),
             sessions: Mutex::default(),
             graph_remotes: Mutex::default(),

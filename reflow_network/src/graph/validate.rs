@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::{Graph, PortRef, Problems};
 use crate::actor::Ports;
 use crate::graph::ProblemKind;
+use crate::instances::Recipe;
 use crate::process::BoxedActor;
 use crate::registry::{BuildError, Registry};
 
@@ -21,6 +22,8 @@ pub(crate) enum ResolvedKind {
     Local {
         actor: BoxedActor,
         ports: Ports,
+        /// How to build another instance of it.
+        recipe: Recipe,
     },
     Remote {
         actor: String,
@@ -97,7 +100,14 @@ fn build_local(
 ) -> Option<ResolvedKind> {
     let location = format!("processes.{name}.component");
     match registry.build(component, config) {
-        Ok((actor, ports)) => Some(ResolvedKind::Local { actor, ports }),
+        Ok((actor, ports)) => Some(ResolvedKind::Local {
+            actor,
+            ports,
+            recipe: Recipe {
+                component: component.to_string(),
+                config: config.clone(),
+            },
+        }),
         Err(BuildError::Unknown(nearest)) => {
             let hint = nearest.map_or(String::new(), |n| format!(" (did you mean `{n}`?)"));
             problems.push(

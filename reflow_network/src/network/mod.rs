@@ -12,9 +12,10 @@ use crate::error::Error;
 use crate::events::NetworkEvent;
 use crate::external::{ChannelTap, Tap, TapRef, Tapped};
 use crate::graph::{self, Graph, PortRef, ResolvedKind};
+use crate::instances::{self, Recipe};
 use crate::message::Message;
 use crate::process::BoxedActor;
-use crate::registry::{BuildError, Registry};
+use crate::registry::Registry;
 use crate::remote::RemoteResolver;
 
 mod running;
@@ -49,6 +50,8 @@ pub(crate) struct NodeEntry {
     pub(crate) exported: bool,
     /// Where copies of its outputs go, for a bridge.
     pub(crate) tap: Option<TapRef>,
+    /// How it was built, when from a component: exported, it can then have instances.
+    pub(crate) recipe: Option<Recipe>,
 }
 
 /// A network being built. [`start`](Self::start) runs it.
@@ -145,7 +148,11 @@ impl Network {
         let resolved = graph::resolve(graph, &self.registry).map_err(Error::Invalid)?;
         for node in resolved {
             match node.kind {
-                ResolvedKind::Local { actor, ports } => self.push_node(&node.name, actor, ports)?,
+                ResolvedKind::Local {
+                    actor,
+                    ports,
+                    recipe,
+                } => self.push_node(&node.name, actor, ports, Some(recipe))?,
                 ResolvedKind::Remote {
                     actor,
                     network,
@@ -168,17 +175,12 @@ impl Network {
         if let Some((actor, network)) = graph::split_remote(component) {
             return self.add_remote(name, actor, network, &config);
         }
-        let (actor, ports) = self
-            .registry
-            .build(component, &config)
-            .map_err(|e| match e {
-                BuildError::Unknown(_) => self.registry.unknown(component),
-                BuildError::Config(source) => Error::Config {
-                    process: name.to_string(),
-                    source,
-                },
-            })?;
-        self.push_node(name, actor, ports)
+        let recipe = Recipe {
+            component: component.to_string(),
+            config,
+        };
+        let (actor, ports) = instances::build(&self.registry, name, &recipe)?;
+        self.push_node(name, actor, ports, Some(recipe))
     }
 
     /// Adds a process running `actor`, an instance built in code, with the given ports
@@ -186,7 +188,7 @@ impl Network {
     pub fn add_actor(&mut self, name: &str, actor: impl Actor, ports: Ports) -> Result<(), Error> {
         let actor = BoxedActor::new(actor);
         let ports = actor.ports().unwrap_or(ports);
-        self.push_node(name, actor, ports)
+        self.push_node(name, actor, ports, None)
     }
 
     /// Connects the outport `from` to the inport `to`. Several connections from one
@@ -287,10 +289,16 @@ impl Network {
             });
         };
         let (proxy, ports) = resolver.resolve(name, actor, network, config)?;
-        self.push_node(name, proxy, ports)
+        self.push_node(name, proxy, ports, None)
     }
 
-    fn push_node(&mut self, name: &str, actor: BoxedActor, ports: Ports) -> Result<(), Error> {
+    fn push_node(
+        &mut self,
+        name: &str,
+        actor: BoxedActor,
+        ports: Ports,
+        recipe: Option<Recipe>,
+    ) -> Result<(), Error> {
         if self.nodes.iter().any(|n| &*n.name == name) {
             return Err(Error::DuplicateProcess(name.to_string()));
         }
@@ -300,6 +308,7 @@ impl Network {
             ports,
             exported: false,
             tap: None,
+            recipe,
         });
         Ok(())
     }

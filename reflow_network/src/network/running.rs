@@ -13,6 +13,7 @@ use crate::actor::ActorResult;
 use crate::edge::Packet;
 use crate::events::{Failure, NetworkEvent, Report};
 use crate::external::Injector;
+use crate::instances::Instances;
 use crate::process::{reached, Phase};
 
 /// What the supervisor task owns.
@@ -29,12 +30,14 @@ pub(super) struct Handles {
     pub(super) phase: watch::Sender<Phase>,
     pub(super) inboxes: Vec<(Arc<str>, mpsc::WeakSender<Packet>)>,
     pub(super) injectors: Vec<Injector>,
+    pub(super) instances: Vec<Instances>,
 }
 
 /// A running network.
 #[derive(Debug)]
 pub struct RunningNetwork {
     injectors: Vec<Injector>,
+    instances: Vec<Instances>,
     events: broadcast::Sender<NetworkEvent>,
     phase: watch::Sender<Phase>,
     supervisor: Option<JoinHandle<Report>>,
@@ -46,6 +49,7 @@ pub(super) fn spawn(supervised: Supervised, handles: Handles) -> RunningNetwork 
     let supervisor = tokio::spawn(supervise(supervised, handles.phase.subscribe()));
     RunningNetwork {
         injectors: handles.injectors,
+        instances: handles.instances,
         events: handles.events,
         phase: handles.phase,
         supervisor: Some(supervisor),
@@ -62,6 +66,19 @@ impl RunningNetwork {
     /// [`Network::export`]: crate::Network::export
     pub fn injector(&self, process: &str) -> Option<Injector> {
         self.injectors
+            .iter()
+            .find(|i| i.process() == process)
+            .cloned()
+    }
+
+    /// What makes fresh instances of the exported process `process`, when it was built
+    /// from a component (by [`Network::add_node`] or from a graph); `None` for a process
+    /// added as an instance ([`Network::add_actor`]), which has no recipe.
+    ///
+    /// [`Network::add_node`]: crate::Network::add_node
+    /// [`Network::add_actor`]: crate::Network::add_actor
+    pub fn instances(&self, process: &str) -> Option<Instances> {
+        self.instances
             .iter()
             .find(|i| i.process() == process)
             .cloned()

@@ -14,6 +14,7 @@ use crate::context::Context;
 use crate::edge::{Edge, OutPort, Packet};
 use crate::events::NetworkEvent;
 use crate::external::Injector;
+use crate::instances::Instances;
 use crate::process::{Phase, ProcessIo};
 
 /// Index of a port in its process's port list. Ports were checked when connections and
@@ -80,6 +81,7 @@ pub(super) fn start(mut net: Network) -> RunningNetwork {
     let inboxes: Vec<_> = senders.iter().map(|tx| tx.downgrade()).collect();
     let names: Vec<Arc<str>> = net.nodes.iter().map(|n| n.name.clone()).collect();
     let injectors = injectors(&net.nodes, &senders);
+    let instances = instances(&net);
     drop(senders);
 
     let activity = Arc::new(Activity::new(inboxes.clone(), net.events.clone()));
@@ -131,6 +133,7 @@ pub(super) fn start(mut net: Network) -> RunningNetwork {
         phase: phase_tx,
         inboxes: names.into_iter().zip(inboxes).collect(),
         injectors,
+        instances,
     };
     running::spawn(supervised, handles)
 }
@@ -146,6 +149,23 @@ fn injectors(nodes: &[NodeEntry], senders: &[mpsc::Sender<Packet>]) -> Vec<Injec
                 node.ports.inports.clone().into(),
                 tx.clone(),
             )
+        })
+        .collect()
+}
+
+/// Instance makers of the exported processes built from a component.
+fn instances(net: &Network) -> Vec<Instances> {
+    net.nodes
+        .iter()
+        .filter(|node| node.exported)
+        .filter_map(|node| {
+            let recipe = node.recipe.clone()?;
+            Some(Instances::new(
+                node.name.clone(),
+                net.registry.clone(),
+                recipe,
+                net.config.capacity,
+            ))
         })
         .collect()
 }
