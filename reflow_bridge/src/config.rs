@@ -36,8 +36,13 @@ pub struct DistributedConfig {
     pub heartbeat_interval_ms: u64,
     /// How many heartbeat intervals a peer may stay silent before it is declared down.
     pub heartbeat_misses: u32,
-    /// Largest WebSocket message accepted or sent, in bytes.
+    /// Largest WebSocket message accepted or sent, in bytes. A larger message crosses the
+    /// link in parts, up to `max_message_size`.
     pub max_message_bytes: usize,
+    /// Largest message (one message, encoded, with its port and session) that may cross a
+    /// link either way, in bytes; the smaller of the two sides' values applies. A larger
+    /// one is refused and handled by its proxy's failure mode (see docs/distributed.md).
+    pub max_message_size: usize,
     /// The receive window of a link: most sequenced frames a peer may send before this
     /// instance acknowledges them. Also bounds what a sender keeps for replay.
     pub link_window: u32,
@@ -87,6 +92,7 @@ impl DistributedConfig {
             heartbeat_interval_ms: 1000,
             heartbeat_misses: 3,
             max_message_bytes: 4 << 20,
+            max_message_size: 64 << 20,
             link_window: 1024,
             link_window_bytes: 8 << 20,
             resume_timeout: Duration::from_secs(30),

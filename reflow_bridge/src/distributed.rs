@@ -370,6 +370,17 @@ impl DistributedNetwork {
         }
     }
 
+    /// What the remote actor proxies in `skip` mode gave up on so far, by reason (the
+    /// `reason` label of `reflow_bridge_proxy_skipped_total`: `send_timeout`,
+    /// `reply_timeout`, `remote_error`, `too_large`); reasons with none are left out.
+    pub fn skipped(&self) -> Vec<(&'static str, u64)> {
+        crate::metrics::SkipReason::ALL
+            .iter()
+            .map(|r| (r.label(), self.hub.metrics.proxy_skips(*r)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
     /// Subscribes to peer up/down events from now on.
     pub fn bridge_events(&self) -> broadcast::Receiver<crate::events::BridgeEvent> {
         self.hub.events()

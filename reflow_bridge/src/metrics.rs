@@ -136,11 +136,18 @@ pub(crate) enum SkipReason {
     ReplyTimeout,
     /// The remote actor stopped with an error; the proxy finished.
     RemoteError,
+    /// A message or a reply over the maximum message size did not cross the link.
+    TooLarge,
 }
 
 impl SkipReason {
     /// Every reason, in rendering order.
-    pub(crate) const ALL: [Self; 3] = [Self::SendTimeout, Self::ReplyTimeout, Self::RemoteError];
+    pub(crate) const ALL: [Self; 4] = [
+        Self::SendTimeout,
+        Self::ReplyTimeout,
+        Self::RemoteError,
+        Self::TooLarge,
+    ];
 
     /// The label value.
     pub(crate) fn label(self) -> &'static str {
@@ -148,6 +155,7 @@ impl SkipReason {
             Self::SendTimeout => "send_timeout",
             Self::ReplyTimeout => "reply_timeout",
             Self::RemoteError => "remote_error",
+            Self::TooLarge => "too_large",
         }
     }
 }

@@ -69,6 +69,12 @@ pub(crate) struct BridgeArgs {
     /// the session that caused them; the node's end-of-stream output reaches nobody.
     #[arg(long = "export-shared", value_name = "NODE")]
     export_shared: Vec<String>,
+    /// The largest message that may cross a link either way, in bytes (default 64 MiB; the
+    /// smaller of the two sides' values applies). A larger one is handled by its remote
+    /// node's failure_mode: `fail` fails the run, `skip` drops it and the run exits 1
+    /// saying how many were skipped.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1024..))]
+    max_message_size: Option<u32>,
     /// Serve over TLS only, with this PEM certificate chain (own certificate first); peers
     /// then dial wss://HOST:PORT, and /health, /status, /metrics are HTTPS. Needs --tls-key.
     #[arg(long, value_name = "FILE", requires_all = ["tls_key", "bind"])]
@@ -131,6 +137,9 @@ impl BridgeArgs {
         config.discovery_endpoints = self.discovery.clone();
         config.advertise = self.advertise.clone();
         config.mdns = self.mdns;
+        if let Some(max) = self.max_message_size {
+            config.max_message_size = max as usize;
+        }
         if let Some(var) = &self.discovery_token_env {
             let token = std::env::var(var)
                 .with_context(|| format!("environment variable {var} is not set"))?;
@@ -173,13 +182,37 @@ pub(crate) async fn run(
     tokio::select! {
         report = dn.wait(), if !serving => {
             let code = exit_code(&report, &printed);
+            let skipped = dn.skipped();
             dn.shutdown().await;
-            return Ok(code);
+            return Ok(with_skips(code, &skipped));
         }
         () = interrupted => eprintln!("interrupted: shutting down"),
     }
+    let skipped = dn.skipped();
     let report = dn.shutdown().await;
-    Ok(exit_code(&report, &printed))
+    Ok(with_skips(exit_code(&report, &printed), &skipped))
+}
+
+/// Says what remote nodes in `skip` mode gave up on: a run that skipped anything did not
+/// deliver everything, so it exits 1 (when it would otherwise have succeeded).
+fn with_skips(code: ExitCode, skipped: &[(&str, u64)]) -> ExitCode {
+    if skipped.is_empty() {
+        return code;
+    }
+    let total: u64 = skipped.iter().map(|(_, n)| n).sum();
+    let detail: Vec<String> = skipped
+        .iter()
+        .map(|(why, n)| format!("{why}: {n}"))
+        .collect();
+    eprintln!(
+        "error: remote nodes in skip mode skipped {total} message(s) or replies ({})",
+        detail.join(", ")
+    );
+    if code == ExitCode::SUCCESS {
+        ExitCode::FAILURE
+    } else {
+        code
+    }
 }
 
 /// Reports links going up and down on stderr.

@@ -67,6 +67,26 @@ impl Hub {
             Frame::ReplyError { origin, error, .. } => {
                 self.finish_session(origin, ReplyEvent::Error(error)).await;
             }
+            Frame::TooLarge {
+                origin,
+                port,
+                reply,
+                size,
+                limit,
+                ..
+            } => {
+                let refused = super::Oversized {
+                    port,
+                    reply,
+                    size,
+                    limit,
+                };
+                if let Some(session) = self.session(origin) {
+                    session.send(ReplyEvent::TooLarge(refused)).await;
+                }
+            }
+            // A piece of a frame sent in parts: the reader keeps it, this only marks its turn.
+            Frame::Part { .. } => {}
             other => tracing::error!(
                 kind = other.kind(),
                 "a control frame was queued for delivery"

@@ -33,7 +33,7 @@ mod sessions;
 pub(crate) use export_tap::ExportTap;
 pub(crate) use inbound::Route;
 use replies::ReplySender;
-pub(crate) use replies::{Direct, ReplyEvent, ReplyReceiver};
+pub(crate) use replies::{Direct, Oversized, ReplyEvent, ReplyReceiver};
 
 /// The session of messages sent with `send_to_remote_actor`, outside any proxy: their
 /// replies have nowhere to go and are dropped.

@@ -21,6 +21,22 @@ pub(crate) enum ReplyEvent {
     /// The remote actor stopped before it finished this proxy's messages; nothing more
     /// comes. Carries the remote side's reason.
     Error(String),
+    /// A message of this session, or a reply to it, was over the maximum message size and
+    /// did not cross the link; the proxy's failure mode says what follows.
+    TooLarge(Oversized),
+}
+
+/// A message that was too large to cross the link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Oversized {
+    /// Its port: the remote actor's inport, or the outport of a reply.
+    pub(crate) port: String,
+    /// Whether it was a reply of the remote actor (else a message to it).
+    pub(crate) reply: bool,
+    /// Its size, encoded, in bytes.
+    pub(crate) size: u64,
+    /// The maximum message size it exceeded.
+    pub(crate) limit: u64,
 }
 
 /// What both ends share.

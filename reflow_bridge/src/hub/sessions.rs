@@ -3,7 +3,7 @@
 
 use reflow_network::{Message, Origin};
 
-use super::replies::{self, ReplyEvent, ReplyReceiver, ReplySender};
+use super::replies::{self, Oversized, ReplyEvent, ReplyReceiver, ReplySender};
 use super::{Hub, Session};
 use crate::net::LinkId;
 
@@ -45,6 +45,23 @@ impl Hub {
             session.send(last).await;
         }
         self.close_session(origin);
+    }
+
+    /// A message of session `origin` was over the maximum message size and was not sent:
+    /// its proxy hears of it (a message sent with no session is counted lost).
+    pub(crate) fn refused_locally(&self, origin: Origin, port: String, size: u64, limit: u64) {
+        let Some(session) = self.session(origin) else {
+            self.metrics.messages_lost.inc();
+            tracing::error!(%port, "dropped a message of {size} bytes: over the maximum message size {limit}");
+            return;
+        };
+        let refused = Oversized {
+            port,
+            reply: false,
+            size,
+            limit,
+        };
+        tokio::spawn(async move { session.send(ReplyEvent::TooLarge(refused)).await });
     }
 
     /// Forgets a session: later replies for it are dropped.

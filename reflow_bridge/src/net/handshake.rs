@@ -20,6 +20,7 @@ const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 fn limits(hub: &Hub) -> Limits {
     Limits {
         max_message: u32::try_from(hub.max_message_bytes()).unwrap_or(u32::MAX),
+        max_payload: u32::try_from(hub.config.max_message_size).unwrap_or(u32::MAX),
     }
 }
 

@@ -4,6 +4,7 @@
 //! is lost the link waits for the next one (redialling if it dialled the last one) until
 //! `resume_timeout`, then gives up and reports what was lost.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -66,6 +67,8 @@ pub(crate) struct LinkState {
     pub(crate) connected: AtomicBool,
     /// Whether the link has ended for good.
     pub(crate) closed: AtomicBool,
+    /// The parts received so far of a frame sent in parts.
+    pub(crate) assembly: parking_lot::Mutex<super::parts::Assembly>,
 }
 
 /// One connection of a link, after the handshake and the `Resume` exchange.
@@ -156,6 +159,9 @@ pub(crate) struct Outbound {
     pub(crate) replay: ReplayBuffer,
     /// The peer's receive window, from its latest `Resume`.
     pub(crate) peer_window: u32,
+    /// Frames taken from the outbox and held back behind a frame split into parts (the
+    /// parts first): sent, as the window allows, before anything more is taken.
+    pub(crate) pending: VecDeque<Frame>,
 }
 
 /// Creates the link of a fresh session on `connection`, and starts its driver and its
@@ -195,6 +201,7 @@ pub(crate) fn spawn(
         close,
         replay: ReplayBuffer::default(),
         peer_window: connection.peer_window,
+        pending: VecDeque::new(),
     };
     let link = handle.clone();
     let hub = hub.clone();
@@ -317,7 +324,7 @@ async fn wait_for_connection(
 fn lost(out: &mut Outbound, link: &LinkHandle) -> u64 {
     let _ = out.replay.ack(link.state.peer_acked.load(Ordering::SeqCst));
     out.outbox.close();
-    let mut queued = 0;
+    let mut queued = out.pending.drain(..).filter(|f| f.seq().is_some()).count() as u64;
     while let Ok(frame) = out.outbox.try_recv() {
         if frame.seq().is_some() {
             queued += 1;

@@ -8,6 +8,7 @@ mod deliver;
 mod dial;
 mod handshake;
 pub(crate) mod link;
+mod parts;
 mod reader;
 mod redial;
 mod replay;

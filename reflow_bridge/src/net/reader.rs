@@ -113,6 +113,16 @@ fn on_sequenced(
         let reason = format!("frame {seq} arrived, {} expected", received + 1);
         return Err(Exit::Rejected(close::PROTOCOL_ERROR, reason));
     }
+    let frame = match frame {
+        Frame::Part { last, bytes, .. } => {
+            let max = hub.config.max_message_size;
+            match link.state.assembly.lock().add(seq, &bytes, last, max)? {
+                Some(joined) => joined,
+                None => return part_received(seq, inbound, link, hub),
+            }
+        }
+        other => other,
+    };
     let state = &link.state;
     let frame = if state.queued.load(Ordering::Acquire) == 0 {
         match hub.try_on_frame(link, frame, route) {
@@ -130,6 +140,18 @@ fn on_sequenced(
     } else {
         frame
     };
+    queue(frame, seq, inbound, link, hub)
+}
+
+/// Queues a frame for the delivery task.
+fn queue(
+    frame: Frame,
+    seq: u64,
+    inbound: &mpsc::Sender<Frame>,
+    link: &LinkHandle,
+    hub: &Hub,
+) -> Result<(), Exit> {
+    let state = &link.state;
     state.queued.fetch_add(1, Ordering::AcqRel);
     match inbound.try_send(frame) {
         Ok(()) => {}
@@ -147,6 +169,31 @@ fn on_sequenced(
     link.state.received.store(seq, Ordering::Release);
     link.stats.messages_in.fetch_add(1, Ordering::Relaxed);
     Ok(())
+}
+
+/// A part that does not complete its frame is taken as soon as it arrives (the link keeps
+/// it): delivered now when nothing is queued, else when the frames before it are.
+fn part_received(
+    seq: u64,
+    inbound: &mpsc::Sender<Frame>,
+    link: &LinkHandle,
+    hub: &Hub,
+) -> Result<(), Exit> {
+    let state = &link.state;
+    if state.queued.load(Ordering::Acquire) == 0 {
+        state.received.store(seq, Ordering::Release);
+        state.delivered.store(seq, Ordering::Release);
+        if unacknowledged(link) >= ack_threshold(hub) {
+            state.wake.notify_one();
+        }
+        return Ok(());
+    }
+    let marker = Frame::Part {
+        seq,
+        last: false,
+        bytes: Vec::new(),
+    };
+    queue(marker, seq, inbound, link, hub)
 }
 
 fn on_control(frame: Frame, link: &LinkHandle, hub: &Hub) -> Result<(), Exit> {

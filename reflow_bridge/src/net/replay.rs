@@ -129,7 +129,9 @@ pub(crate) fn seq_slot(frame: &mut Frame) -> Option<&mut u64> {
         | Frame::End { seq, .. }
         | Frame::Reply { seq, .. }
         | Frame::ReplyEnd { seq, .. }
-        | Frame::ReplyError { seq, .. } => Some(seq),
+        | Frame::ReplyError { seq, .. }
+        | Frame::Part { seq, .. }
+        | Frame::TooLarge { seq, .. } => Some(seq),
         _ => None,
     }
 }

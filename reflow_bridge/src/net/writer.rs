@@ -5,6 +5,7 @@
 //! when there is some, otherwise when the delivery task says one is due (after a short
 //! delay, or at once when a quarter window waits).
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use tokio::time::Instant;
 
 use super::connection::{Ended, Exit};
 use super::link::{LinkHandle, Outbound};
+use super::parts::{self, Refusal};
 use super::wire::{Wire, WireSink};
 use crate::hub::Hub;
 use crate::protocol::{self, close, EncodeError, Frame};
@@ -25,7 +27,7 @@ enum Step {
     Beat,
     Wake,
     Frames(usize),
-    Attach(Option<super::link::Connection>),
+    Attach(Option<Box<super::link::Connection>>),
     Close,
     CloseDeadline,
 }
@@ -51,14 +53,18 @@ struct Writer<'a> {
     hub: &'a Hub,
     frames: Vec<Frame>,
     bytes: Vec<u8>,
-    /// The largest message the peer accepts.
+    /// The largest WebSocket message the peer accepts.
     limit: usize,
+    /// The largest message (one frame, split into parts if need be) either side accepts.
+    payload_limit: usize,
     closing: Option<(u16, String, Instant)>,
 }
 
 impl<'a> Writer<'a> {
     fn new(sink: &'a mut WireSink, link: &'a LinkHandle, hub: &'a Hub) -> Self {
-        let peer_limit = usize::try_from(link.peer.limits.max_message).unwrap_or(usize::MAX);
+        let limits = &link.peer.limits;
+        let peer_limit = usize::try_from(limits.max_message).unwrap_or(usize::MAX);
+        let peer_payload = usize::try_from(limits.max_payload).unwrap_or(usize::MAX);
         Writer {
             sink,
             link,
@@ -66,6 +72,7 @@ impl<'a> Writer<'a> {
             frames: Vec::with_capacity(BATCH),
             bytes: Vec::new(),
             limit: peer_limit.min(hub.max_message_bytes()),
+            payload_limit: peer_payload.min(hub.config.max_message_size),
             closing: None,
         }
     }
@@ -83,9 +90,14 @@ impl<'a> Writer<'a> {
         loop {
             let room = self.room(out).map_err(Ended::Exit)?;
             if let Some((code, reason, _)) = &self.closing {
-                if out.outbox.is_empty() {
+                if out.outbox.is_empty() && out.pending.is_empty() {
                     return Ok(Ended::Exit(Exit::Closed(*code, reason.clone())));
                 }
+            }
+            if room > 0 && !out.pending.is_empty() {
+                self.take_pending(out, room);
+                self.write_batch(out).await.map_err(Ended::Exit)?;
+                continue;
             }
             let close_at = self.closing.as_ref().map(|c| c.2);
             let link = self.link;
@@ -93,8 +105,8 @@ impl<'a> Writer<'a> {
                 biased;
                 () = beats.tick() => Step::Beat,
                 () = link.state.wake.notified() => Step::Wake,
-                n = out.outbox.recv_many(&mut self.frames, room), if room > 0 => Step::Frames(n),
-                c = out.attach.recv() => Step::Attach(c),
+                n = out.outbox.recv_many(&mut self.frames, room), if room > 0 && out.pending.is_empty() => Step::Frames(n),
+                c = out.attach.recv() => Step::Attach(c.map(Box::new)),
                 _ = out.close.changed(), if close_at.is_none() => Step::Close,
                 () = sleep_until(close_at), if close_at.is_some() => Step::CloseDeadline,
             };
@@ -124,7 +136,7 @@ impl<'a> Writer<'a> {
                 "going away".into(),
             ))),
             Step::Frames(_) => self.write_batch(out).await.map_err(Ended::Exit),
-            Step::Attach(Some(connection)) => Err(Ended::Replaced(connection)),
+            Step::Attach(Some(connection)) => Err(Ended::Replaced(*connection)),
             Step::Attach(None) => Err(Ended::Exit(Exit::Closed(
                 close::NORMAL,
                 "link dropped".into(),
@@ -252,8 +264,9 @@ impl<'a> Writer<'a> {
     }
 
     /// Turns sequenced frames into messages no larger than the peer accepts, numbering them
-    /// and keeping them for replay; `extras` ride on the first message. A frame that cannot
-    /// be sent at all (too deep, or too large alone) is dropped with an error.
+    /// and keeping them for replay; `extras` ride on the first message. A frame too large
+    /// for one message goes in parts, and the frames after it wait behind them (in the
+    /// outbound `pending`); one that cannot be sent at all is refused or dropped, and said.
     fn seal(
         &mut self,
         out: &mut Outbound,
@@ -262,55 +275,127 @@ impl<'a> Writer<'a> {
     ) -> Vec<Vec<u8>> {
         let mut messages = Vec::new();
         let mut chunks = vec![data];
-        while let Some(mut chunk) = chunks.pop() {
-            let base = out.replay.last();
-            out.replay.number(&mut chunk);
-            let count = chunk.len();
-            chunk.extend(extras.iter().cloned());
-            let encoded = self.encode(&chunk);
-            chunk.truncate(count);
-            match encoded {
-                Ok(None) => {}
-                Ok(Some(bad)) => {
-                    out.replay.rewind(base);
-                    self.drop_frame(&mut chunk, bad, "it cannot be encoded (nested too deep)");
-                    chunks.push(chunk);
-                    continue;
+        while let Some(chunk) = chunks.pop() {
+            match self.seal_chunk(out, chunk, &extras) {
+                Sealed::Message(message) => {
+                    messages.push(message);
+                    extras.clear();
                 }
-                Err(exit) => {
-                    out.replay.rewind(base);
-                    self.hub.metrics.messages_lost.add(count as u64);
-                    tracing::error!("dropped {count} frames: {}", exit.describe());
-                    continue;
+                Sealed::Again(first, second) => {
+                    chunks.extend(second);
+                    chunks.push(first);
+                }
+                Sealed::Nothing => {}
+                Sealed::Oversized(frame) => {
+                    let mut held: VecDeque<Frame> = self.split(frame).into();
+                    held.extend(chunks.drain(..).rev().flatten());
+                    held.append(&mut out.pending);
+                    out.pending = held;
+                    break;
                 }
             }
-            if self.bytes.len() > self.limit {
-                out.replay.rewind(base);
-                if count > 1 {
-                    let second = chunk.split_off(count / 2);
-                    chunks.push(second);
-                    chunks.push(chunk);
-                } else {
-                    let why = format!(
-                        "it takes {} bytes, the peer accepts {}",
-                        self.bytes.len(),
-                        self.limit
-                    );
-                    self.drop_frame(&mut chunk, 0, &why);
-                }
-                continue;
-            }
-            let message = std::mem::take(&mut self.bytes);
-            self.count_out(count as u64);
-            out.replay.keep(chunk, message.len());
-            self.link
-                .state
-                .sent
-                .store(out.replay.last(), Ordering::Release);
-            messages.push(message);
-            extras.clear();
         }
         messages
+    }
+
+    /// Seals one chunk of frames into one message, or says what to do instead.
+    fn seal_chunk(
+        &mut self,
+        out: &mut Outbound,
+        mut chunk: Vec<Frame>,
+        extras: &[Frame],
+    ) -> Sealed {
+        let base = out.replay.last();
+        out.replay.number(&mut chunk);
+        let count = chunk.len();
+        chunk.extend(extras.iter().cloned());
+        let encoded = self.encode(&chunk);
+        chunk.truncate(count);
+        let max = self.limit.min(self.payload_limit);
+        if !matches!(encoded, Ok(None)) || self.bytes.len() > max {
+            out.replay.rewind(base);
+        }
+        match encoded {
+            Ok(None) => {}
+            Ok(Some(bad)) => {
+                self.drop_frame(&mut chunk, bad, "it cannot be encoded (nested too deep)");
+                return Sealed::Again(chunk, None);
+            }
+            Err(exit) => {
+                self.hub.metrics.messages_lost.add(count as u64);
+                tracing::error!("dropped {count} frames: {}", exit.describe());
+                return Sealed::Nothing;
+            }
+        }
+        if self.bytes.len() > max {
+            if count > 1 {
+                let second = chunk.split_off(count / 2);
+                return Sealed::Again(chunk, Some(second));
+            }
+            return chunk.pop().map_or(Sealed::Nothing, Sealed::Oversized);
+        }
+        let message = std::mem::take(&mut self.bytes);
+        self.count_out(count as u64);
+        out.replay.keep(chunk, message.len());
+        self.link
+            .state
+            .sent
+            .store(out.replay.last(), Ordering::Release);
+        Sealed::Message(message)
+    }
+
+    /// The parts of a frame too large for one message; nothing when it is over the maximum
+    /// message size (its proxy hears of it, see [`parts::refuse`]) or cannot be encoded.
+    fn split(&self, frame: Frame) -> Vec<Frame> {
+        let (frame, whole) = match parts::encode_alone(frame) {
+            Ok(encoded) => encoded,
+            Err(err) => {
+                self.hub.metrics.messages_lost.inc();
+                tracing::error!("dropped a frame: {err}");
+                return Vec::new();
+            }
+        };
+        if whole.len() <= self.payload_limit {
+            return parts::cut(&whole, self.limit);
+        }
+        match parts::refuse(frame, whole.len(), self.payload_limit) {
+            Refusal::Send(frame) => vec![frame],
+            Refusal::Local {
+                origin,
+                port,
+                size,
+                limit,
+            } => {
+                self.hub.refused_locally(origin, port, size, limit);
+                Vec::new()
+            }
+            Refusal::Drop(kind) => {
+                self.hub.metrics.messages_lost.inc();
+                tracing::error!(
+                    kind,
+                    "dropped a frame of {} bytes: over the maximum message size {}",
+                    whole.len(),
+                    self.payload_limit
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// Moves what waits behind a split frame into the batch: one part at a time (the window
+    /// in bytes counts each), else the frames up to the next part, at most `room`.
+    fn take_pending(&mut self, out: &mut Outbound, room: usize) {
+        if matches!(out.pending.front(), Some(Frame::Part { .. })) {
+            self.frames.extend(out.pending.pop_front());
+            return;
+        }
+        let n = out
+            .pending
+            .iter()
+            .take(room)
+            .take_while(|f| !matches!(f, Frame::Part { .. }))
+            .count();
+        self.frames.extend(out.pending.drain(..n));
     }
 
     fn drop_frame(&self, chunk: &mut Vec<Frame>, index: usize, why: &str) {
@@ -404,6 +489,18 @@ impl<'a> Writer<'a> {
             )),
         }
     }
+}
+
+/// What became of one chunk given to [`Writer::seal_chunk`].
+enum Sealed {
+    /// One message, numbered and kept for replay.
+    Message(Vec<u8>),
+    /// Seal these again: the chunk without a frame that was dropped, or cut in two halves.
+    Again(Vec<Frame>, Option<Vec<Frame>>),
+    /// Nothing to send.
+    Nothing,
+    /// One frame too large for a message: it goes in parts.
+    Oversized(Frame),
 }
 
 /// Deliveries that are acknowledged at once rather than after a short delay.

@@ -11,7 +11,7 @@ pub(crate) type Nonce = [u8; 32];
 
 /// How many kinds of frame this protocol version knows; a variant index at or above it is an
 /// unknown kind (see `DecodeError::UnknownKind`).
-pub(crate) const KIND_COUNT: u32 = 16;
+pub(crate) const KIND_COUNT: u32 = 18;
 
 /// One unit of the wire protocol. The variant order is the wire encoding: never reorder, only
 /// append (and appending a kind means bumping `PROTOCOL_VERSION`).
@@ -31,6 +31,9 @@ pub(crate) enum Frame {
         nonce: Nonce,
         /// The largest WebSocket message, in bytes, the client accepts.
         max_message: u32,
+        /// The largest message (one frame, before it is split into parts), in bytes, the
+        /// client accepts.
+        max_payload: u32,
     },
     /// Server to client: who the server is, the server nonce, and the server's proof of the
     /// token over both nonces and both identities.
@@ -49,6 +52,9 @@ pub(crate) enum Frame {
         proof: Vec<u8>,
         /// The largest WebSocket message, in bytes, the server accepts.
         max_message: u32,
+        /// The largest message (one frame, before it is split into parts), in bytes, the
+        /// server accepts.
+        max_payload: u32,
     },
     /// Client to server: the client's proof, or `None` when the client has no token.
     Response {
@@ -167,6 +173,38 @@ pub(crate) enum Frame {
         /// Random; a fresh session's id is the two sides' salts combined.
         salt: u64,
     },
+    /// A piece of one sequenced frame too large for a WebSocket message: that frame's
+    /// envelope, encoded alone, cut into pieces sent in order, each with its own sequence
+    /// number. The receiver joins them and handles the frame when the `last` piece arrives,
+    /// as if it had that piece's sequence number (see `docs/protocol.md`, "Large messages").
+    Part {
+        /// Position in the sender's sequence for this link.
+        seq: u64,
+        /// Whether this piece completes the frame.
+        last: bool,
+        /// The piece.
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// In place of a reply of `actor` on `port` for proxy session `origin` that was larger
+    /// than the maximum message size, or of a message from that session refused for the same
+    /// reason: the proxy handles it by its failure mode.
+    TooLarge {
+        /// Position in the sender's sequence for this link.
+        seq: u64,
+        /// The exported actor.
+        actor: String,
+        /// The proxy session.
+        origin: u32,
+        /// The port of the message that was refused.
+        port: String,
+        /// Whether it was a reply (else a message from the proxy).
+        reply: bool,
+        /// Its size, in bytes, as encoded.
+        size: u64,
+        /// The maximum it exceeded.
+        limit: u64,
+    },
 }
 
 /// Why a handshake was refused, carried by `Frame::Refuse`.
@@ -273,6 +311,8 @@ impl Frame {
             Frame::Ack { .. } => "ack",
             Frame::ReplyError { .. } => "reply_error",
             Frame::Resume { .. } => "resume",
+            Frame::Part { .. } => "part",
+            Frame::TooLarge { .. } => "too_large",
         }
     }
 
@@ -291,7 +331,9 @@ impl Frame {
             | Frame::End { seq, .. }
             | Frame::Reply { seq, .. }
             | Frame::ReplyEnd { seq, .. }
-            | Frame::ReplyError { seq, .. } => Some(*seq),
+            | Frame::ReplyError { seq, .. }
+            | Frame::Part { seq, .. }
+            | Frame::TooLarge { seq, .. } => Some(*seq),
             _ => None,
         }
     }

@@ -16,7 +16,7 @@ pub(crate) use frame::{ExportedActor, Frame, Nonce, RefuseReason};
 pub(crate) use payload::MAX_DEPTH;
 
 /// The protocol version this build speaks, first in every envelope and in the handshake.
-pub(crate) const PROTOCOL_VERSION: u16 = 2;
+pub(crate) const PROTOCOL_VERSION: u16 = 3;
 
 /// The WebSocket close codes the bridge uses (RFC 6455, section 7.4.1).
 pub(crate) mod close {

@@ -17,6 +17,7 @@ pub(crate) fn samples() -> Vec<Frame> {
             incarnation: "inc".into(),
             nonce: [7; 32],
             max_message: 1 << 20,
+            max_payload: 64 << 20,
         },
         Frame::Challenge {
             version: PROTOCOL_VERSION,
@@ -26,6 +27,7 @@ pub(crate) fn samples() -> Vec<Frame> {
             nonce: [9; 32],
             proof: vec![1; 32],
             max_message: 4096,
+            max_payload: 8192,
         },
         Frame::Response {
             proof: Some(vec![2; 32]),
@@ -86,6 +88,20 @@ pub(crate) fn samples() -> Vec<Frame> {
             window: 1024,
             salt: 9,
         },
+        Frame::Part {
+            seq: 8,
+            last: true,
+            bytes: vec![1, 2, 3],
+        },
+        Frame::TooLarge {
+            seq: 9,
+            actor: "relay".into(),
+            origin: 4,
+            port: "out".into(),
+            reply: true,
+            size: 70 << 20,
+            limit: 64 << 20,
+        },
     ]
 }
 
@@ -115,13 +131,15 @@ fn variant_indices_and_kind_names_are_pinned() {
         "ack",
         "reply_error",
         "resume",
+        "part",
+        "too_large",
     ];
     let frames = samples();
     assert_eq!(frames.len(), KIND_COUNT as usize);
     for (index, frame) in frames.iter().enumerate() {
         let bytes = encode(std::slice::from_ref(frame)).unwrap();
-        // version 2, count 1, then the variant index (a single varint byte below 128).
-        assert_eq!(&bytes[..3], &[2, 1, index as u8], "{}", frame.kind());
+        // version 3, count 1, then the variant index (a single varint byte below 128).
+        assert_eq!(&bytes[..3], &[3, 1, index as u8], "{}", frame.kind());
         assert_eq!(frame.kind(), names[index]);
     }
 }
@@ -129,7 +147,7 @@ fn variant_indices_and_kind_names_are_pinned() {
 #[test]
 fn golden_bytes() {
     let bytes = encode(&[Frame::Heartbeat { id: 300 }, Frame::Welcome]).unwrap();
-    assert_eq!(bytes, [2, 2, 6, 0xac, 0x02, 3]);
+    assert_eq!(bytes, [3, 2, 6, 0xac, 0x02, 3]);
     let data = Frame::Data {
         seq: 1,
         actor: "a".into(),
@@ -140,13 +158,21 @@ fn golden_bytes() {
     };
     let bytes = encode(&[data]).unwrap();
     // kind 9, seq 1, "a", "in", origin 2, Integer (2) zigzag(-1) = 1, no trace.
-    assert_eq!(bytes, [2, 1, 9, 1, 1, b'a', 2, b'i', b'n', 2, 2, 1, 0]);
+    assert_eq!(bytes, [3, 1, 9, 1, 1, b'a', 2, b'i', b'n', 2, 2, 1, 0]);
 }
 
 #[test]
 fn control_and_sequenced_frames() {
     for frame in samples() {
-        let sequenced = ["data", "end", "reply", "reply_end", "reply_error"];
+        let sequenced = [
+            "data",
+            "end",
+            "reply",
+            "reply_end",
+            "reply_error",
+            "part",
+            "too_large",
+        ];
         let sequenced = sequenced.contains(&frame.kind());
         assert_eq!(frame.is_control(), !sequenced, "{}", frame.kind());
         assert_eq!(frame.seq().is_some(), sequenced, "{}", frame.kind());
@@ -170,7 +196,7 @@ fn exported_metadata_is_json_text() {
 #[test]
 fn an_empty_batch_round_trips() {
     let bytes = encode(&[]).unwrap();
-    assert_eq!(bytes, [2, 0]);
+    assert_eq!(bytes, [3, 0]);
     assert_eq!(decode(&bytes).unwrap(), vec![]);
 }
 
@@ -178,10 +204,10 @@ fn an_empty_batch_round_trips() {
 fn encode_into_reuses_and_replaces_the_buffer() {
     let mut buf = vec![0xff; 10];
     encode_into(&[Frame::Welcome], &mut buf).unwrap();
-    assert_eq!(buf, [2, 1, 3]);
+    assert_eq!(buf, [3, 1, 3]);
     let capacity = buf.capacity();
     encode_into(&[Frame::Ack { seq: 1 }], &mut buf).unwrap();
-    assert_eq!(buf, [2, 1, 13, 1]);
+    assert_eq!(buf, [3, 1, 13, 1]);
     assert_eq!(buf.capacity(), capacity);
 }
 
@@ -189,12 +215,12 @@ fn encode_into_reuses_and_replaces_the_buffer() {
 fn decode_errors_are_typed() {
     let cases: Vec<(&[u8], DecodeError)> = vec![
         (&[], DecodeError::Empty),
-        (&[3, 0], DecodeError::UnsupportedVersion(3)),
+        (&[4, 0], DecodeError::UnsupportedVersion(4)),
         (&[1, 0], DecodeError::UnsupportedVersion(1)),
         (&[0x80, 0x01, 0], DecodeError::UnsupportedVersion(128)),
-        (&[2, 1, 16], DecodeError::UnknownKind { frame: 0, kind: 16 }),
+        (&[3, 1, 18], DecodeError::UnknownKind { frame: 0, kind: 18 }),
         (
-            &[2, 2, 3, 0x90, 0x4e],
+            &[3, 2, 3, 0x90, 0x4e],
             DecodeError::UnknownKind {
                 frame: 1,
                 kind: 10000,
@@ -210,13 +236,13 @@ fn decode_errors_are_typed() {
 fn malformed_messages_say_what_is_wrong() {
     let cases: Vec<(&[u8], &str)> = vec![
         (&[0x80], "protocol version"),
-        (&[2], "frame count"),
-        (&[2, 5, 3], "5 frames announced in 1 bytes"),
-        (&[2, 1, 3, 3], "1 trailing bytes"),
-        (&[2, 1, 6], "frame 0 (kind 6)"),
-        (&[2, 1, 4, 6, 0], "unknown variant"),
-        (&[2, 1, 8, 2, 0xff, 0xfe], "utf-8"),
-        (&[2, 1, 0x80], "frame 0: kind"),
+        (&[3], "frame count"),
+        (&[3, 5, 3], "5 frames announced in 1 bytes"),
+        (&[3, 1, 3, 3], "1 trailing bytes"),
+        (&[3, 1, 6], "frame 0 (kind 6)"),
+        (&[3, 1, 4, 6, 0], "unknown variant"),
+        (&[3, 1, 8, 2, 0xff, 0xfe], "utf-8"),
+        (&[3, 1, 0x80], "frame 0: kind"),
     ];
     for (bytes, needle) in cases {
         match decode(bytes) {
@@ -237,7 +263,7 @@ fn decode_limited_refuses_before_decoding() {
         Err(DecodeError::TooManyFrames { count: 3, max: 2 })
     );
     let huge = [
-        2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
     ];
     assert_eq!(
         decode_limited(&huge, 100),
@@ -310,7 +336,7 @@ fn a_too_deep_payload_names_its_frame() {
     // The same frame as a hostile peer would write it: the derived `Message` encoding, which
     // the frame encoding reuses field for field (a tuple is a plain concatenation).
     let fields = (11u32, 1u64, "a", "out", 0u32, nested(MAX_DEPTH + 1));
-    let mut bytes = vec![2, 1];
+    let mut bytes = vec![3, 1];
     bytes.extend(postcard::to_allocvec(&fields).unwrap());
     match decode(&bytes) {
         Err(DecodeError::Malformed(text)) => assert!(text.contains("deeper than 128"), "{text}"),
@@ -321,7 +347,7 @@ fn a_too_deep_payload_names_its_frame() {
 #[test]
 fn a_hostile_nesting_far_beyond_the_bound_is_refused_without_overflow() {
     // 100 000 nested single-element arrays: 200 kB that would blow the stack unbounded.
-    let mut bytes = vec![2, 1, 11, 1, 1, b'a', 3, b'o', b'u', b't', 0];
+    let mut bytes = vec![3, 1, 11, 1, 1, b'a', 3, b'o', b'u', b't', 0];
     for _ in 0..100_000 {
         bytes.extend([5, 1]);
     }
@@ -385,10 +411,17 @@ fn control_frame() -> impl Strategy<Value = Frame> {
             text(),
             text(),
             any::<[u8; 32]>(),
-            any::<u32>()
+            any::<(u32, u32)>()
         )
             .prop_map(
-                |(version, network_id, instance_id, incarnation, nonce, max_message)| {
+                |(
+                    version,
+                    network_id,
+                    instance_id,
+                    incarnation,
+                    nonce,
+                    (max_message, max_payload),
+                )| {
                     Frame::Hello {
                         version,
                         network_id,
@@ -396,6 +429,7 @@ fn control_frame() -> impl Strategy<Value = Frame> {
                         incarnation,
                         nonce,
                         max_message,
+                        max_payload,
                     }
                 }
             ),
@@ -406,10 +440,10 @@ fn control_frame() -> impl Strategy<Value = Frame> {
             text(),
             any::<[u8; 32]>(),
             bytes(),
-            any::<u32>()
+            any::<(u32, u32)>()
         )
             .prop_map(
-                |(version, network_id, instance_id, incarnation, nonce, proof, max)| {
+                |(version, network_id, instance_id, incarnation, nonce, proof, (max, payload))| {
                     Frame::Challenge {
                         version,
                         network_id,
@@ -418,6 +452,7 @@ fn control_frame() -> impl Strategy<Value = Frame> {
                         nonce,
                         proof,
                         max_message: max,
+                        max_payload: payload,
                     }
                 }
             ),
@@ -470,6 +505,23 @@ fn data_frame() -> impl Strategy<Value = Frame> {
             origin,
             error
         }),
+        (
+            any::<u64>(),
+            any::<bool>(),
+            prop::collection::vec(any::<u8>(), 0..64)
+        )
+            .prop_map(|(seq, last, bytes)| Frame::Part { seq, last, bytes }),
+        (ids(), text(), any::<bool>(), any::<(u64, u64)>()).prop_map(
+            |((seq, actor, origin), port, reply, (size, limit))| Frame::TooLarge {
+                seq,
+                actor,
+                origin,
+                port,
+                reply,
+                size,
+                limit,
+            }
+        ),
     ]
 }
 
@@ -497,7 +549,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         let _ = decode(&bytes);
         // The same bytes behind a valid header reach the frame decoder.
-        let mut framed = vec![2, 3];
+        let mut framed = vec![PROTOCOL_VERSION as u8, 3];
         framed.extend(&bytes);
         let _ = decode_limited(&framed, 8);
     }

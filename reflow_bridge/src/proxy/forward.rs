@@ -38,6 +38,10 @@ pub(crate) async fn forward(
             ReplyEvent::Error(error) => {
                 return remote.give_up(SkipReason::RemoteError, remote.remote_failed(&error))
             }
+            ReplyEvent::TooLarge(refused) => {
+                remote.give_up(SkipReason::TooLarge, remote.too_large(&refused))?;
+                replies.handled();
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reflow_network::{ActorError, ActorResult};
 
 use super::options::{FailureMode, ProxyOptions};
+use crate::hub::Oversized;
 use crate::metrics::{Metrics, SkipReason};
 use crate::net::LinkHandle;
 use crate::protocol::Frame;
@@ -123,7 +124,7 @@ impl Remote {
         }
         self.metrics.proxy_skipped(reason);
         let what = match reason {
-            SkipReason::SendTimeout => "dropped the message",
+            SkipReason::SendTimeout | SkipReason::TooLarge => "dropped the message",
             SkipReason::ReplyTimeout | SkipReason::RemoteError => "finishing without more replies",
         };
         tracing::warn!(process = %self.process, "skip mode, {what}: {error}");
@@ -145,6 +146,19 @@ impl Remote {
         ActorError::new(format!(
             "`{}` failed on the remote side: {error}",
             self.name
+        ))
+    }
+
+    /// A message of this session, or a reply to it, was over the maximum message size.
+    pub(crate) fn too_large(&self, refused: &Oversized) -> ActorError {
+        let what = if refused.reply {
+            format!("a reply of `{}` on `{}`", self.name, refused.port)
+        } else {
+            format!("a message to `{}` on `{}`", self.name, refused.port)
+        };
+        ActorError::new(format!(
+            "{what} takes {} bytes, over the maximum message size of {} bytes (max_message_size)",
+            refused.size, refused.limit
         ))
     }
 

@@ -61,6 +61,7 @@ impl ClientHandshake {
             incarnation: me.incarnation.clone(),
             nonce,
             max_message: limits.max_message,
+            max_payload: limits.max_payload,
         };
         let handshake = ClientHandshake {
             me,
@@ -88,9 +89,14 @@ impl ClientHandshake {
                     nonce,
                     proof,
                     max_message,
+                    max_payload,
                 },
             ) => {
-                let server = peer(network_id, instance_id, incarnation, max_message);
+                let limits = Limits {
+                    max_message,
+                    max_payload,
+                };
+                let server = peer(network_id, instance_id, incarnation, limits);
                 self.on_challenge(version, server, &nonce, &proof)
             }
             (ClientState::AwaitWelcome(server), Frame::Welcome) => self.on_welcome(server),
@@ -210,9 +216,14 @@ impl ServerHandshake {
                     incarnation,
                     nonce,
                     max_message,
+                    max_payload,
                 },
             ) => {
-                let client = peer(network_id, instance_id, incarnation, max_message);
+                let limits = Limits {
+                    max_message,
+                    max_payload,
+                };
+                let client = peer(network_id, instance_id, incarnation, limits);
                 self.on_hello(version, client, nonce)
             }
             (
@@ -251,6 +262,7 @@ impl ServerHandshake {
             nonce: self.nonce,
             proof: token.prove(Prover::Server, &transcript),
             max_message: self.limits.max_message,
+            max_payload: self.limits.max_payload,
         };
         self.state = ServerState::AwaitResponse {
             client,
@@ -293,14 +305,14 @@ impl ServerHandshake {
 }
 
 /// A peer from the fields of `Hello` or `Challenge`.
-fn peer(network_id: String, instance_id: String, incarnation: String, max_message: u32) -> Peer {
+fn peer(network_id: String, instance_id: String, incarnation: String, limits: Limits) -> Peer {
     Peer {
         identity: Identity {
             network_id,
             instance_id,
             incarnation,
         },
-        limits: Limits { max_message },
+        limits,
     }
 }
 

@@ -62,6 +62,8 @@ impl Identity {
 pub(crate) struct Limits {
     /// The largest WebSocket message, in bytes, this instance reads.
     pub(crate) max_message: u32,
+    /// The largest message (one frame, joined from its parts), in bytes, it accepts.
+    pub(crate) max_payload: u32,
 }
 
 impl Limits {

@@ -7,6 +7,7 @@ use crate::protocol::{self, Frame, Nonce, RefuseReason, PROTOCOL_VERSION};
 
 const LIMITS: Limits = Limits {
     max_message: 1 << 20,
+    max_payload: 64 << 20,
 };
 const CLIENT_NONCE: Nonce = [1; 32];
 const SERVER_NONCE: Nonce = [2; 32];
@@ -287,6 +288,7 @@ fn challenge_from(instance: &str, nonce: Nonce, proof: Vec<u8>) -> Frame {
         nonce,
         proof,
         max_message: LIMITS.max_message,
+        max_payload: LIMITS.max_payload,
     }
 }
 
@@ -351,16 +353,16 @@ fn version_mismatch_both_ways() {
     let mut server = server(token(SECRET));
     let (_, mut hello) = client(token(SECRET));
     if let Frame::Hello { version, .. } = &mut hello {
-        *version = 3;
+        *version = 4;
     }
     let error = server.on_frame(hello, admit_none).unwrap_err();
     assert_eq!(
         error,
-        HandshakeError::VersionMismatch { ours: 2, theirs: 3 }
+        HandshakeError::VersionMismatch { ours: 3, theirs: 4 }
     );
     assert!(matches!(
         error.refusal(),
-        Some(Frame::Refuse { reason: RefuseReason::VersionMismatch, detail }) if detail.contains("speaks 2, the peer 3")
+        Some(Frame::Refuse { reason: RefuseReason::VersionMismatch, detail }) if detail.contains("speaks 3, the peer 4")
     ));
     assert_eq!(error.close_code(), 1002);
 
@@ -372,7 +374,7 @@ fn version_mismatch_both_ways() {
     let error = client.on_frame(challenge).unwrap_err();
     assert_eq!(
         error,
-        HandshakeError::VersionMismatch { ours: 2, theirs: 7 }
+        HandshakeError::VersionMismatch { ours: 3, theirs: 7 }
     );
 }
 
@@ -391,7 +393,10 @@ fn malformed_claims_are_protocol_errors() {
         (ident("a"), 1023, "below the minimum 1024"),
     ];
     for (who, max_message, needle) in cases {
-        let limits = Limits { max_message };
+        let limits = Limits {
+            max_message,
+            max_payload: LIMITS.max_payload,
+        };
         let (_, hello) = ClientHandshake::new(who, limits, token(SECRET), CLIENT_NONCE);
         let error = server(token(SECRET))
             .on_frame(hello, admit_none)
@@ -407,6 +412,7 @@ fn malformed_claims_are_protocol_errors() {
         at_limits,
         Limits {
             max_message: limits,
+            max_payload: LIMITS.max_payload,
         },
         None,
         [0; 32],
@@ -495,7 +501,7 @@ fn every_out_of_order_frame_in_every_client_state() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 16 * 3 - 4);
+    assert_eq!(checked, 18 * 3 - 4);
 }
 
 #[test]
@@ -513,7 +519,7 @@ fn every_out_of_order_frame_in_every_server_state() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 16 * 3 - 4);
+    assert_eq!(checked, 18 * 3 - 4);
 }
 
 #[test]

@@ -59,7 +59,10 @@ fn harness() -> Harness {
     );
     let remote = Peer {
         identity: Identity::new("there", "them", "1"),
-        limits: Limits { max_message: 4096 },
+        limits: Limits {
+            max_message: 4096,
+            max_payload: 1 << 20,
+        },
     };
     let (connection, written, peer) = channel_connection(0);
     let link = hub.settle(remote, Decision::Fresh(1), connection).unwrap();
@@ -251,7 +254,7 @@ async fn a_gap_in_sequence_numbers_closes_with_1002() {
 async fn garbage_is_refused_as_malformed() {
     let mut h = harness();
     // Version 2, one frame, kind 0 (hello), then a truncated body.
-    let (code, reason) = close_after(&mut h, Wire::Binary(vec![2, 1, 0, 0xff])).await;
+    let (code, reason) = close_after(&mut h, Wire::Binary(vec![3, 1, 0, 0xff])).await;
     assert_eq!(code, 1007, "{reason}");
     assert_eq!(h.hub.metrics.rejected_frames(FrameRejection::Malformed), 1);
 }
@@ -259,7 +262,7 @@ async fn garbage_is_refused_as_malformed() {
 #[tokio::test]
 async fn an_unknown_frame_kind_is_refused_and_counted() {
     let mut h = harness();
-    let (code, reason) = close_after(&mut h, Wire::Binary(vec![2, 1, 99])).await;
+    let (code, reason) = close_after(&mut h, Wire::Binary(vec![3, 1, 99])).await;
     assert_eq!(code, 1002, "{reason}");
     assert_eq!(
         h.hub.metrics.rejected_frames(FrameRejection::UnknownKind),
