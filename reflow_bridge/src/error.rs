@@ -1,5 +1,44 @@
 //! The bridge's errors, one enum that callers match on.
 
+/// What went wrong with a link's socket, by the cases callers act on differently.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The peer sent a WebSocket message larger than this side reads (answered with 1009).
+    #[error("message too long: {0}")]
+    TooLong(String),
+    /// The connection ended without a WebSocket close.
+    #[error("the connection ended without a close")]
+    Ended,
+    /// The upgrade to WebSocket, the socket or the WebSocket protocol failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<tokio_tungstenite::tungstenite::Error> for TransportError {
+    fn from(err: tokio_tungstenite::tungstenite::Error) -> Self {
+        use tokio_tungstenite::tungstenite::Error;
+        match err {
+            Error::Capacity(why) => TransportError::TooLong(why.to_string()),
+            Error::ConnectionClosed | Error::AlreadyClosed => TransportError::Ended,
+            other => TransportError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<axum::Error> for TransportError {
+    fn from(err: axum::Error) -> Self {
+        // axum carries the same tungstenite error inside.
+        match err
+            .into_inner()
+            .downcast::<tokio_tungstenite::tungstenite::Error>()
+        {
+            Ok(err) => TransportError::from(*err),
+            Err(other) => TransportError::Failed(other.to_string()),
+        }
+    }
+}
+
 /// What a bridge operation can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -70,9 +109,9 @@ pub enum BridgeError {
         /// What went wrong, in the user's terms.
         reason: String,
     },
-    /// The WebSocket layer failed.
+    /// The WebSocket connection failed.
     #[error("websocket: {0}")]
-    WebSocket(String),
+    WebSocket(#[from] TransportError),
     /// The local network failed to build or start.
     #[error(transparent)]
     Network(#[from] reflow_network::Error),

@@ -33,7 +33,7 @@ mod status;
 pub use alias::AliasStrategy;
 pub use config::{DistributedConfig, TlsConfig, TlsIdentity};
 pub use distributed::{DistributedNetwork, PeerInfo};
-pub use error::BridgeError;
+pub use error::{BridgeError, TransportError};
 pub use events::BridgeEvent;
 pub use status::{ExportStatus, LinkState, LinkStatus, RemoteActorStatus, Status};
 

@@ -39,13 +39,8 @@ impl Hub {
                 payload,
                 ..
             } => {
-                let Some(target) = self.target(route, link, actor, origin) else {
-                    return;
-                };
-                if let Err(err) = target.injector.send(&port, target.local, payload).await {
-                    self.metrics.frame_rejected(FrameRejection::UnknownTarget);
-                    tracing::warn!(actor = %target.actor, %port, "cannot deliver: {err}");
-                }
+                self.deliver_data(link, route, (actor, port, origin), payload)
+                    .await
             }
             Frame::End { actor, origin, .. } => self.end_feed(link, origin, &actor).await,
             Frame::Reply {
@@ -54,16 +49,10 @@ impl Hub {
                 payload,
                 ..
             } => {
-                if let Some(session) = self.session(origin) {
-                    session.send(ReplyEvent::Message(port, payload)).await;
-                }
+                self.to_session(origin, ReplyEvent::Message(port, payload))
+                    .await
             }
-            Frame::ReplyEnd { origin, .. } => {
-                if let Some(session) = self.session(origin) {
-                    session.send(ReplyEvent::End).await;
-                }
-                self.close_session(origin);
-            }
+            Frame::ReplyEnd { origin, .. } => self.finish_session(origin, ReplyEvent::End).await,
             Frame::ReplyError { origin, error, .. } => {
                 self.finish_session(origin, ReplyEvent::Error(error)).await;
             }
@@ -81,9 +70,7 @@ impl Hub {
                     size,
                     limit,
                 };
-                if let Some(session) = self.session(origin) {
-                    session.send(ReplyEvent::TooLarge(refused)).await;
-                }
+                self.to_session(origin, ReplyEvent::TooLarge(refused)).await;
             }
             // A piece of a frame sent in parts: the reader keeps it, this only marks its turn.
             Frame::Part { .. } => {}
@@ -91,6 +78,30 @@ impl Hub {
                 kind = other.kind(),
                 "a control frame was queued for delivery"
             ),
+        }
+    }
+
+    /// Delivers a message of session `remote` of `link` to `actor`'s inport `port`.
+    async fn deliver_data(
+        &self,
+        link: &LinkHandle,
+        route: &mut Route,
+        (actor, port, remote): (String, String, u32),
+        payload: reflow_network::Message,
+    ) {
+        let Some(target) = self.target(route, link, actor, remote) else {
+            return;
+        };
+        if let Err(err) = target.injector.send(&port, target.local, payload).await {
+            self.metrics.frame_rejected(FrameRejection::UnknownTarget);
+            tracing::warn!(actor = %target.actor, %port, "cannot deliver: {err}");
+        }
+    }
+
+    /// Passes `event` to the proxy of session `origin`, waiting for room.
+    async fn to_session(&self, origin: Origin, event: ReplyEvent) {
+        if let Some(session) = self.session(origin) {
+            session.send(event).await;
         }
     }
 
@@ -104,51 +115,67 @@ impl Hub {
         route: &mut Route,
     ) -> Option<Frame> {
         match frame {
-            Frame::Data {
+            data @ Frame::Data { .. } => self.try_data(link, route, data),
+            reply @ Frame::Reply { .. } => {
+                route.last = None;
+                self.try_reply_frame(reply)
+            }
+            other => Some(other),
+        }
+    }
+
+    /// [`try_on_frame`](Self::try_on_frame) for a `Data` frame.
+    fn try_data(&self, link: &LinkHandle, route: &mut Route, data: Frame) -> Option<Frame> {
+        let Frame::Data {
+            seq,
+            actor,
+            port,
+            origin,
+            payload,
+            trace,
+        } = data
+        else {
+            return Some(data);
+        };
+        let target = self.target(route, link, actor, origin)?;
+        match target.injector.try_send(&port, target.local, payload) {
+            Ok(()) => None,
+            Err(TryInjectError::Full(payload)) => Some(Frame::Data {
                 seq,
-                actor,
+                actor: target.actor.clone(),
                 port,
                 origin,
                 payload,
                 trace,
-            } => {
-                let target = self.target(route, link, actor, origin)?;
-                match target.injector.try_send(&port, target.local, payload) {
-                    Ok(()) => None,
-                    Err(TryInjectError::Full(payload)) => Some(Frame::Data {
-                        seq,
-                        actor: target.actor.clone(),
-                        port,
-                        origin,
-                        payload,
-                        trace,
-                    }),
-                    Err(TryInjectError::Failed(err)) => {
-                        self.metrics.frame_rejected(FrameRejection::UnknownTarget);
-                        tracing::warn!(actor = %target.actor, %port, "cannot deliver: {err}");
-                        None
-                    }
-                }
+            }),
+            Err(TryInjectError::Failed(err)) => {
+                self.metrics.frame_rejected(FrameRejection::UnknownTarget);
+                tracing::warn!(actor = %target.actor, %port, "cannot deliver: {err}");
+                None
             }
-            Frame::Reply {
-                seq,
-                actor,
-                port,
-                origin,
-                payload,
-            } => {
-                route.last = None;
-                let (port, payload) = self.try_reply(origin, port, payload).err()?;
-                Some(Frame::Reply {
-                    seq,
-                    actor,
-                    port,
-                    origin,
-                    payload,
-                })
-            }
-            other => Some(other),
         }
+    }
+
+    /// [`try_on_frame`](Self::try_on_frame) for a `Reply` frame.
+    fn try_reply_frame(&self, reply: Frame) -> Option<Frame> {
+        let Frame::Reply {
+            seq,
+            actor,
+            port,
+            origin,
+            payload,
+        } = reply
+        else {
+            return Some(reply);
+        };
+        let (port, payload) = self.try_reply(origin, port, payload).err()?;
+        Some(Frame::Reply {
+            seq,
+            actor,
+            port,
+            origin,
+            payload,
+        })
     }
 
     /// The export and local origin for data from session `remote` of `link` to `actor`:

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{Hub, LinkEntry};
 use crate::error::BridgeError;
-use crate::net::{keep_existing, link, Connection, Decision, LinkHandle};
+use crate::net::{keep_existing, spawn_link, Connection, Decision, LinkHandle};
 use crate::protocol::{close, ExportedActor};
 use crate::session::{Identity, Peer};
 
@@ -65,7 +65,7 @@ impl Hub {
             links.remove(&entry.handle.id);
         }
         let id = peer.identity.clone();
-        let handle = link::spawn(self, peer, session, connection, |handle| {
+        let handle = spawn_link(self, peer, session, connection, |handle| {
             links.insert(
                 handle.id,
                 LinkEntry {

@@ -212,8 +212,9 @@ impl Hub {
         self.retire(link);
     }
 
-    /// A link lost its connection and waits to be resumed.
-    pub(crate) fn link_suspended(&self, link: &LinkHandle, exit: &Exit) {
+    /// A link lost its connection and waits to be resumed; `redial`: the address to dial
+    /// again, when this side dialled the connection that was lost.
+    pub(crate) fn link_suspended(&self, link: &LinkHandle, exit: &Exit, redial: Option<String>) {
         let id = &link.peer.identity;
         tracing::info!(peer = %id.instance_id, network = %id.network_id, "link down, waiting to resume: {}", exit.describe());
         self.emit(BridgeEvent::PeerDown {
@@ -222,6 +223,14 @@ impl Hub {
             reason: exit.describe(),
         });
         self.bump();
+        if let (Some(address), Some(hub)) = (redial, self.this.upgrade()) {
+            crate::net::redial(hub, link.clone(), address);
+        }
+    }
+
+    /// Deliveries that are acknowledged at once rather than after a short delay.
+    pub(crate) fn ack_threshold(&self) -> u64 {
+        u64::from(self.config.link_window / 4).max(1)
     }
 
     /// Fails the proxies of a link that ended and ends the sessions it served.

@@ -4,19 +4,15 @@
 //! window closes and its producers wait. It records what it delivered and wakes the writer
 //! to acknowledge it.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::link::LinkHandle;
-use super::writer::ack_threshold;
+use super::handle::LinkHandle;
+use super::state::ACK_DELAY;
 use crate::hub::{Hub, Route};
 use crate::protocol::Frame;
-
-/// How long an acknowledgement may wait for data going the other way to ride on.
-pub(crate) const ACK_DELAY: Duration = Duration::from_millis(2);
 
 /// The longest wait between two reminders of an acknowledgement that is still due.
 const MAX_ACK_RETRY: Duration = Duration::from_millis(200);
@@ -31,10 +27,8 @@ pub(crate) fn spawn(hub: Arc<Hub>, link: LinkHandle, mut inbound: mpsc::Receiver
             while let Some(frame) = next {
                 let seq = frame.seq().unwrap_or(0);
                 hub.on_frame(&link, frame, &mut route).await;
-                link.state.delivered.store(seq, Ordering::Release);
-                link.state.queued.fetch_sub(1, Ordering::AcqRel);
-                if unacknowledged(&link) >= ack_threshold(&hub) {
-                    link.state.wake.notify_one();
+                if link.state.delivered_from_queue(seq, hub.ack_threshold()) {
+                    link.state.wake_writer();
                 }
                 next = inbound.try_recv().ok();
             }
@@ -48,32 +42,24 @@ pub(crate) fn spawn(hub: Arc<Hub>, link: LinkHandle, mut inbound: mpsc::Receiver
 /// when one is due, never once per message.
 async fn next_frame(inbound: &mut mpsc::Receiver<Frame>, link: &LinkHandle) -> Option<Frame> {
     loop {
-        if unacknowledged(link) == 0 {
+        let state = &link.state;
+        if state.unacknowledged() == 0 {
             return inbound.recv().await;
         }
         match tokio::time::timeout(ACK_DELAY, inbound.recv()).await {
             Ok(frame) => return frame,
-            Err(_) if unacknowledged(link) > 0 => link.state.wake.notify_one(),
+            Err(_) if state.unacknowledged() > 0 => state.wake_writer(),
             Err(_) => {}
         }
         // Wait for the writer to send it before arming the delay again; ask again less and
         // less often while it cannot (the link is between connections).
         let mut delay = ACK_DELAY;
-        while unacknowledged(link) > 0 {
+        while state.unacknowledged() > 0 {
             tokio::select! {
                 frame = inbound.recv() => return frame,
-                () = tokio::time::sleep(delay) => link.state.wake.notify_one(),
+                () = tokio::time::sleep(delay) => state.wake_writer(),
             }
             delay = (delay * 2).min(MAX_ACK_RETRY);
         }
     }
-}
-
-/// Deliveries not yet acknowledged to the peer.
-pub(crate) fn unacknowledged(link: &LinkHandle) -> u64 {
-    let state = &link.state;
-    state
-        .delivered
-        .load(Ordering::Acquire)
-        .saturating_sub(state.ack_sent.load(Ordering::Acquire))
 }

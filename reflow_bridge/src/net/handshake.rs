@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 
 use super::wire::{Wire, WireSink, WireStream};
-use crate::error::BridgeError;
+use crate::error::{BridgeError, TransportError};
 use crate::hub::Hub;
 use crate::metrics::{FrameRejection, HandshakeFailure};
 use crate::protocol::{self, close, DecodeError, Frame, RefuseReason};
@@ -286,11 +286,11 @@ fn one_frame(bytes: &[u8], max: usize) -> Result<Frame, ReadError> {
     }
 }
 
-/// tungstenite reports an over-limit message as a read error ("too long") and sends no
-/// Close; anything else is a broken socket.
-fn read_failure(err: String) -> ReadError {
-    if err.contains("too long") || err.contains("Space limit exceeded") {
-        return oversized(err);
+/// tungstenite reports an over-limit message as a read error and sends no Close; anything
+/// else is a broken socket.
+fn read_failure(err: TransportError) -> ReadError {
+    if let TransportError::TooLong(why) = err {
+        return oversized(format!("message too long: {why}"));
     }
     ReadError::Gone(BridgeError::WebSocket(err))
 }

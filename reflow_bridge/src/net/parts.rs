@@ -5,8 +5,8 @@
 
 use crate::protocol::{self, close, EncodeError, Frame};
 
+use super::exit::Exit;
 use super::replay::seq_slot;
-use super::Exit;
 
 /// Room left in a WebSocket message for the envelope and `Part` fields around a piece, and
 /// for the acknowledgement that may ride along.
@@ -85,40 +85,34 @@ pub(crate) fn refuse(frame: Frame, size: usize, limit: usize) -> Refusal {
     }
 }
 
-/// The parts of one frame received so far. It belongs to the link, not the connection: a
-/// resumed connection goes on from the next part.
-#[derive(Debug, Default)]
-pub(crate) struct Assembly {
-    bytes: Vec<u8>,
-}
-
-impl Assembly {
-    /// Adds a piece; with the last one, returns the joined frame, numbered `seq`. Joined
-    /// data over `max` bytes, or that is not one sequenced frame, is the peer's error.
-    pub(crate) fn add(
-        &mut self,
-        seq: u64,
-        piece: &[u8],
-        last: bool,
-        max: usize,
-    ) -> Result<Option<Frame>, Exit> {
-        if self.bytes.len() + piece.len() > max {
-            let reason = format!("a message in parts exceeds the maximum of {max} bytes");
-            return Err(Exit::Rejected(close::TOO_BIG, reason));
-        }
-        self.bytes.extend_from_slice(piece);
-        if !last {
-            return Ok(None);
-        }
-        let whole = std::mem::take(&mut self.bytes);
-        let frame = joined(&whole, seq).map_err(|reason| {
-            Exit::Rejected(
-                close::PROTOCOL_ERROR,
-                format!("a message in parts: {reason}"),
-            )
-        })?;
-        Ok(Some(frame))
+/// Adds a piece to `partial`, the pieces received so far (kept with the link, so that a
+/// resumed connection goes on from the next part); with the last one, returns the joined
+/// frame, numbered `seq`. Joined data over `max` bytes, or that is not one sequenced frame,
+/// is the peer's error.
+pub(crate) fn join(
+    partial: &mut Vec<u8>,
+    seq: u64,
+    piece: &[u8],
+    last: bool,
+    max: usize,
+) -> Result<Option<Frame>, Exit> {
+    if partial.len() + piece.len() > max {
+        partial.clear();
+        let reason = format!("a message in parts exceeds the maximum of {max} bytes");
+        return Err(Exit::Rejected(close::TOO_BIG, reason));
     }
+    partial.extend_from_slice(piece);
+    if !last {
+        return Ok(None);
+    }
+    let whole = std::mem::take(partial);
+    let frame = joined(&whole, seq).map_err(|reason| {
+        Exit::Rejected(
+            close::PROTOCOL_ERROR,
+            format!("a message in parts: {reason}"),
+        )
+    })?;
+    Ok(Some(frame))
 }
 
 /// The one sequenced frame (not itself a part) that `whole` encodes, numbered `seq`.
@@ -155,13 +149,13 @@ mod tests {
         let (_, whole) = encode_alone(frame.clone()).unwrap();
         let parts = cut(&whole, 1024);
         assert_eq!(parts.len(), whole.len().div_ceil(1024 - PART_OVERHEAD));
-        let mut assembly = Assembly::default();
+        let mut partial = Vec::new();
         let mut joined = None;
         for (i, part) in parts.into_iter().enumerate() {
             let Frame::Part { last, bytes, .. } = part else {
                 panic!("not a part")
             };
-            joined = assembly.add(100 + i as u64, &bytes, last, 1 << 20).unwrap();
+            joined = join(&mut partial, 100 + i as u64, &bytes, last, 1 << 20).unwrap();
             assert_eq!(joined.is_some(), last);
         }
         let Some(Frame::Data { seq, payload, .. }) = joined else {
@@ -173,16 +167,17 @@ mod tests {
 
     #[test]
     fn joining_more_than_the_maximum_is_refused() {
-        let mut assembly = Assembly::default();
-        assert!(assembly.add(1, &[0; 600], false, 1000).unwrap().is_none());
-        let refused = assembly.add(2, &[0; 600], true, 1000).unwrap_err();
+        let mut partial = Vec::new();
+        assert!(join(&mut partial, 1, &[0; 600], false, 1000)
+            .unwrap()
+            .is_none());
+        let refused = join(&mut partial, 2, &[0; 600], true, 1000).unwrap_err();
         assert!(matches!(refused, Exit::Rejected(close::TOO_BIG, _)));
     }
 
     #[test]
     fn a_last_part_that_is_not_a_frame_is_a_protocol_error() {
-        let mut assembly = Assembly::default();
-        let refused = assembly.add(1, &[1, 2, 3], true, 1000).unwrap_err();
+        let refused = join(&mut Vec::new(), 1, &[1, 2, 3], true, 1000).unwrap_err();
         assert!(matches!(refused, Exit::Rejected(close::PROTOCOL_ERROR, _)));
     }
 

@@ -8,11 +8,12 @@ use std::sync::atomic::Ordering;
 use futures::StreamExt;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-use super::deliver::{unacknowledged, ACK_DELAY};
-use super::link::LinkHandle;
+use super::exit::Exit;
+use super::handle::LinkHandle;
+use super::parts;
+use super::state::ACK_DELAY;
 use super::wire::{Wire, WireStream};
-use super::writer::ack_threshold;
-use super::Exit;
+use crate::error::TransportError;
 use crate::hub::{Hub, Route};
 use crate::metrics::FrameRejection;
 use crate::protocol::{self, close, DecodeError, Frame};
@@ -52,14 +53,17 @@ pub(crate) async fn run(
 /// The next message from the socket. While deliveries are unacknowledged, wakes the
 /// writer to acknowledge them if no message arrives within `ACK_DELAY` (an outgoing
 /// message usually carries the acknowledgement first).
-async fn next_message(stream: &mut WireStream, link: &LinkHandle) -> Option<Result<Wire, String>> {
+async fn next_message(
+    stream: &mut WireStream,
+    link: &LinkHandle,
+) -> Option<Result<Wire, TransportError>> {
     loop {
-        if unacknowledged(link) == 0 {
+        if link.state.unacknowledged() == 0 {
             return stream.next().await;
         }
         match tokio::time::timeout(ACK_DELAY, stream.next()).await {
             Ok(item) => return item,
-            Err(_) => link.state.wake.notify_one(),
+            Err(_) => link.state.wake_writer(),
         }
     }
 }
@@ -103,7 +107,7 @@ fn on_sequenced(
     hub: &Hub,
     route: &mut Route,
 ) -> Result<(), Exit> {
-    let received = link.state.received.load(Ordering::Acquire);
+    let received = link.state.received();
     if seq <= received {
         hub.metrics.duplicates_dropped.inc();
         return Ok(());
@@ -116,7 +120,7 @@ fn on_sequenced(
     let frame = match frame {
         Frame::Part { last, bytes, .. } => {
             let max = hub.config.max_message_size;
-            match link.state.assembly.lock().add(seq, &bytes, last, max)? {
+            match parts::join(&mut link.state.partial(), seq, &bytes, last, max)? {
                 Some(joined) => joined,
                 None => return part_received(seq, inbound, link, hub),
             }
@@ -124,21 +128,19 @@ fn on_sequenced(
         other => other,
     };
     let state = &link.state;
-    let frame = if state.queued.load(Ordering::Acquire) == 0 {
+    let frame = if state.has_queued() {
+        frame
+    } else {
         match hub.try_on_frame(link, frame, route) {
             None => {
-                state.received.store(seq, Ordering::Release);
-                state.delivered.store(seq, Ordering::Release);
                 link.stats.messages_in.fetch_add(1, Ordering::Relaxed);
-                if unacknowledged(link) >= ack_threshold(hub) {
-                    state.wake.notify_one();
+                if state.delivered_now(seq, hub.ack_threshold()) {
+                    state.wake_writer();
                 }
                 return Ok(());
             }
             Some(frame) => frame,
         }
-    } else {
-        frame
     };
     queue(frame, seq, inbound, link, hub)
 }
@@ -152,21 +154,21 @@ fn queue(
     hub: &Hub,
 ) -> Result<(), Exit> {
     let state = &link.state;
-    state.queued.fetch_add(1, Ordering::AcqRel);
+    state.enqueue();
     match inbound.try_send(frame) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => {
-            state.queued.fetch_sub(1, Ordering::AcqRel);
+            state.unqueue();
             hub.metrics.frame_rejected(FrameRejection::WindowExceeded);
             let reason = "the peer sent more than the receive window".to_string();
             return Err(Exit::Rejected(close::POLICY_VIOLATION, reason));
         }
         Err(TrySendError::Closed(_)) => {
-            state.queued.fetch_sub(1, Ordering::AcqRel);
+            state.unqueue();
             return Err(Exit::Closed(close::GOING_AWAY, "link closed".into()));
         }
     }
-    link.state.received.store(seq, Ordering::Release);
+    state.queued_as(seq);
     link.stats.messages_in.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
@@ -180,11 +182,9 @@ fn part_received(
     hub: &Hub,
 ) -> Result<(), Exit> {
     let state = &link.state;
-    if state.queued.load(Ordering::Acquire) == 0 {
-        state.received.store(seq, Ordering::Release);
-        state.delivered.store(seq, Ordering::Release);
-        if unacknowledged(link) >= ack_threshold(hub) {
-            state.wake.notify_one();
+    if !state.has_queued() {
+        if state.delivered_now(seq, hub.ack_threshold()) {
+            state.wake_writer();
         }
         return Ok(());
     }
@@ -202,14 +202,10 @@ fn on_control(frame: Frame, link: &LinkHandle, hub: &Hub) -> Result<(), Exit> {
             // The writer applies it at its next step; it is woken only when it waits for
             // room. Waking it for every `Ack` made it send an `Ack` of its own at once, one
             // more write per round trip, where the next data would have carried it.
-            link.state.peer_acked.fetch_max(seq, Ordering::SeqCst);
-            if link.state.window_full.load(Ordering::SeqCst) {
-                link.state.wake.notify_one();
-            }
+            link.state.peer_acked(seq);
         }
         Frame::Heartbeat { id } => {
-            link.state.pong.store(id.max(1), Ordering::Release);
-            link.state.wake.notify_one();
+            link.state.answer_heartbeat(id);
         }
         Frame::HeartbeatAck { id } => {
             let rtt = hub.now_us().saturating_sub(id);
@@ -235,12 +231,12 @@ fn rejected(hub: &Hub, err: &DecodeError) -> Exit {
     Exit::Rejected(err.close_code(), format!("rejected message: {err}"))
 }
 
-/// tungstenite reports an over-limit message as a read error ("too long") and sends no
-/// Close, so we answer 1009 ourselves.
-fn classify_read_error(err: String, hub: &Hub) -> Exit {
-    if err.contains("too long") || err.contains("Space limit exceeded") {
+/// tungstenite reports an over-limit message as a read error and sends no Close, so we
+/// answer 1009 ourselves.
+fn classify_read_error(err: TransportError, hub: &Hub) -> Exit {
+    if let TransportError::TooLong(why) = err {
         hub.metrics.frame_rejected(FrameRejection::Oversized);
-        return Exit::Rejected(close::TOO_BIG, err);
+        return Exit::Rejected(close::TOO_BIG, format!("message too long: {why}"));
     }
-    Exit::Dropped(err)
+    Exit::Dropped(err.to_string())
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::backoff::Backoff;
 use super::dial::dial;
-use super::link::LinkHandle;
+use super::handle::LinkHandle;
 use crate::hub::Hub;
 
 /// Starts redialling `address` for `link`.

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::handle::{Connection, LinkHandle};
 use super::handshake::{recv, send};
-use super::link::{Connection, LinkHandle};
 use super::wire::{WireSink, WireStream};
 use crate::error::BridgeError;
 use crate::hub::Hub;
@@ -80,9 +80,7 @@ pub(crate) async fn establish(
     let held = hub.session_with(&peer.identity);
     let mine = Offer {
         session: held.as_ref().map_or(0, |l| l.session),
-        received: held.as_ref().map_or(0, |l| {
-            l.state.received.load(std::sync::atomic::Ordering::Acquire)
-        }),
+        received: held.as_ref().map_or(0, |l| l.state.received()),
         window: hub.config.link_window,
         salt: rand::random(),
     };

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite;
 
 use super::wire::{from_tungstenite, WireSink, WireStream};
 use crate::config::{TlsConfig, TlsIdentity};
-use crate::error::BridgeError;
+use crate::error::{BridgeError, TransportError};
 use crate::hub::Hub;
 use crate::metrics::{HandshakeFailure, Metrics};
 
@@ -171,7 +171,7 @@ pub(crate) async fn connect(
     };
     let (socket, _) = tokio_tungstenite::client_async_with_config(url, tls, ws_config)
         .await
-        .map_err(|err| BridgeError::WebSocket(format!("upgrade to {url} failed: {err}")))?;
+        .map_err(|err| upgrade_failed(url, &err))?;
     Ok(from_tungstenite(socket))
 }
 
@@ -218,7 +218,7 @@ fn plaintext_upgrade_failed(url: &str, host: &str, err: tungstenite::Error) -> B
                  require TLS, dial wss://{host}"
             ),
         },
-        err => BridgeError::WebSocket(format!("upgrade to {url} failed: {err}")),
+        err => upgrade_failed(url, &err),
     }
 }
 
@@ -391,4 +391,11 @@ async fn accept_failed(err: io::Error) {
     }
     tracing::error!("accepting a connection failed: {err}");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// The WebSocket upgrade to `url` failed.
+fn upgrade_failed(url: &str, err: &dyn std::fmt::Display) -> BridgeError {
+    BridgeError::WebSocket(TransportError::Failed(format!(
+        "upgrade to {url} failed: {err}"
+    )))
 }

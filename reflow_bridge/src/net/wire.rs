@@ -5,6 +5,8 @@ use std::pin::Pin;
 
 use futures::{Sink, SinkExt, Stream, StreamExt};
 
+use crate::error::TransportError;
+
 /// A WebSocket message as the bridge sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Wire {
@@ -19,9 +21,9 @@ pub(crate) enum Wire {
 }
 
 /// Sending half of a link's socket.
-pub(crate) type WireSink = Pin<Box<dyn Sink<Wire, Error = String> + Send>>;
+pub(crate) type WireSink = Pin<Box<dyn Sink<Wire, Error = TransportError> + Send>>;
 /// Receiving half of a link's socket.
-pub(crate) type WireStream = Pin<Box<dyn Stream<Item = Result<Wire, String>> + Send>>;
+pub(crate) type WireStream = Pin<Box<dyn Stream<Item = Result<Wire, TransportError>> + Send>>;
 
 /// The client side: a tokio-tungstenite stream.
 pub(crate) fn from_tungstenite<S>(
@@ -34,8 +36,8 @@ where
     use tokio_tungstenite::tungstenite::protocol::CloseFrame;
     use tokio_tungstenite::tungstenite::Message;
     let (sink, stream) = socket.split();
-    let sink = sink.sink_map_err(|e| e.to_string()).with(|wire: Wire| {
-        futures::future::ready(Ok::<_, String>(match wire {
+    let sink = sink.sink_map_err(TransportError::from).with(|wire: Wire| {
+        futures::future::ready(Ok::<_, TransportError>(match wire {
             Wire::Binary(bytes) => Message::Binary(bytes.into()),
             Wire::Close(code, reason) => Message::Close(Some(CloseFrame {
                 code: CloseCode::from(code),
@@ -52,7 +54,7 @@ where
             }
             _ => Wire::Other,
         })
-        .map_err(|e| e.to_string())
+        .map_err(TransportError::from)
     });
     (Box::pin(sink), Box::pin(stream))
 }
@@ -61,8 +63,8 @@ where
 pub(crate) fn from_axum(socket: axum::extract::ws::WebSocket) -> (WireSink, WireStream) {
     use axum::extract::ws::{CloseFrame, Message};
     let (sink, stream) = socket.split();
-    let sink = sink.sink_map_err(|e| e.to_string()).with(|wire: Wire| {
-        futures::future::ready(Ok::<_, String>(match wire {
+    let sink = sink.sink_map_err(TransportError::from).with(|wire: Wire| {
+        futures::future::ready(Ok::<_, TransportError>(match wire {
             Wire::Binary(bytes) => Message::Binary(bytes.into()),
             Wire::Close(code, reason) => Message::Close(Some(CloseFrame {
                 code,
@@ -78,7 +80,7 @@ pub(crate) fn from_axum(socket: axum::extract::ws::WebSocket) -> (WireSink, Wire
             Message::Close(frame) => close_of(frame.map(|f| (f.code, f.reason.to_string()))),
             _ => Wire::Other,
         })
-        .map_err(|e| e.to_string())
+        .map_err(TransportError::from)
     });
     (Box::pin(sink), Box::pin(stream))
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 use futures::SinkExt;
 use tokio::time::Instant;
 
-use super::connection::{Ended, Exit};
-use super::link::{LinkHandle, Outbound};
+use super::exit::{Ended, Exit};
+use super::handle::{Connection, LinkHandle, Outbound};
 use super::parts::{self, Refusal};
 use super::wire::{Wire, WireSink};
 use crate::hub::Hub;
@@ -27,7 +27,7 @@ enum Step {
     Beat,
     Wake,
     Frames(usize),
-    Attach(Option<Box<super::link::Connection>>),
+    Attach(Option<Box<Connection>>),
     Close,
     CloseDeadline,
 }
@@ -104,7 +104,7 @@ impl<'a> Writer<'a> {
             let step = tokio::select! {
                 biased;
                 () = beats.tick() => Step::Beat,
-                () = link.state.wake.notified() => Step::Wake,
+                () = link.state.woken() => Step::Wake,
                 n = out.outbox.recv_many(&mut self.frames, room), if room > 0 && out.pending.is_empty() => Step::Frames(n),
                 c = out.attach.recv() => Step::Attach(c.map(Box::new)),
                 _ = out.close.changed(), if close_at.is_none() => Step::Close,
@@ -141,19 +141,7 @@ impl<'a> Writer<'a> {
                 close::NORMAL,
                 "link dropped".into(),
             ))),
-            Step::Close => {
-                let (code, reason) = out
-                    .close
-                    .borrow()
-                    .clone()
-                    .unwrap_or((close::GOING_AWAY, String::new()));
-                if code != close::GOING_AWAY {
-                    return Err(Ended::Exit(Exit::Closed(code, reason)));
-                }
-                let deadline = Instant::now() + self.hub.config.shutdown_deadline;
-                self.closing = Some((code, reason, deadline));
-                Ok(())
-            }
+            Step::Close => self.begin_close(out).map_err(Ended::Exit),
             Step::CloseDeadline => {
                 let (code, reason, _) = self.closing.take().unwrap_or((
                     close::GOING_AWAY,
@@ -163,6 +151,22 @@ impl<'a> Writer<'a> {
                 Err(Ended::Exit(Exit::Closed(code, reason)))
             }
         }
+    }
+
+    /// The link is asked to close: at once, or, when going away (shutdown), once the outbox
+    /// is written, within the shutdown deadline.
+    fn begin_close(&mut self, out: &Outbound) -> Result<(), Exit> {
+        let (code, reason) = out
+            .close
+            .borrow()
+            .clone()
+            .unwrap_or((close::GOING_AWAY, String::new()));
+        if code != close::GOING_AWAY {
+            return Err(Exit::Closed(code, reason));
+        }
+        let deadline = Instant::now() + self.hub.config.shutdown_deadline;
+        self.closing = Some((code, reason, deadline));
+        Ok(())
     }
 
     /// Sends our `Resume` if the peer waits for it, announces our exports, then sends again
@@ -187,7 +191,7 @@ impl<'a> Writer<'a> {
         }
         // An acknowledgement sent on the last connection may have been lost with it: the
         // first message of this one acknowledges again what was delivered.
-        self.link.state.ack_sent.store(0, Ordering::Release);
+        self.link.state.forget_ack_sent();
         let exports = Frame::Exports {
             actors: self.hub.export_list(),
         };
@@ -201,7 +205,7 @@ impl<'a> Writer<'a> {
 
     /// Applies the peer's latest acknowledgement to the replay buffer.
     fn take_acks(&mut self, out: &mut Outbound) -> Result<(), Exit> {
-        let acked = self.link.state.peer_acked.load(Ordering::SeqCst);
+        let acked = self.link.state.acked_by_peer();
         out.replay
             .ack(acked)
             .map_err(|reason| Exit::Rejected(close::PROTOCOL_ERROR, reason))?;
@@ -214,14 +218,14 @@ impl<'a> Writer<'a> {
     /// either seen here or followed by a wake (both sides use `SeqCst`).
     fn room(&mut self, out: &mut Outbound) -> Result<usize, Exit> {
         let state = &self.link.state;
-        state.window_full.store(true, Ordering::SeqCst);
+        state.wait_for_room();
         self.take_acks(out)?;
         let window = u64::from(self.hub.config.link_window.min(out.peer_window).max(1));
         let room = out
             .replay
             .room(window, self.hub.config.link_window_bytes, BATCH);
         if room > 0 {
-            state.window_full.store(false, Ordering::SeqCst);
+            state.room_found();
         }
         Ok(room)
     }
@@ -251,13 +255,13 @@ impl<'a> Writer<'a> {
     /// for replay before the first byte is sent, so a connection that fails half-way loses
     /// nothing: the next one replays it.
     async fn write_data(&mut self, out: &mut Outbound, data: Vec<Frame>) -> Result<(), Exit> {
-        let (extras, ack) = self.extras();
+        let (extras, due) = self.extras();
         let messages = self.seal(out, data, extras);
         for (i, message) in messages.into_iter().enumerate() {
             self.bytes = message;
             self.send_bytes().await?;
             if i == 0 {
-                self.commit_extras(ack);
+                self.commit_extras(due);
             }
         }
         Ok(())
@@ -337,10 +341,7 @@ impl<'a> Writer<'a> {
         let message = std::mem::take(&mut self.bytes);
         self.count_out(count as u64);
         out.replay.keep(chunk, message.len());
-        self.link
-            .state
-            .sent
-            .store(out.replay.last(), Ordering::Release);
+        self.link.state.sent(out.replay.last());
         Sealed::Message(message)
     }
 
@@ -410,7 +411,7 @@ impl<'a> Writer<'a> {
     /// that is due; writes nothing when there is nothing at all.
     async fn write_control(&mut self, control: Vec<Frame>) -> Result<(), Exit> {
         // The acknowledgement goes first: the peer stops reading at a `Bye`.
-        let (mut frames, ack) = self.extras();
+        let (mut frames, due) = self.extras();
         frames.extend(control);
         if frames.is_empty() {
             return Ok(());
@@ -420,33 +421,31 @@ impl<'a> Writer<'a> {
             self.encode(&frames)?;
         }
         self.send_bytes().await?;
-        self.commit_extras(ack);
+        self.commit_extras(due);
         Ok(())
     }
 
-    /// The acknowledgement and heartbeat answer due now, and the ack's sequence number.
-    fn extras(&self) -> (Vec<Frame>, u64) {
+    /// The acknowledgement and heartbeat answer due now, as frames, and what they are.
+    fn extras(&self) -> (Vec<Frame>, Due) {
         let state = &self.link.state;
-        let mut extras = Vec::new();
-        let delivered = state.delivered.load(Ordering::Acquire);
-        if delivered > state.ack_sent.load(Ordering::Acquire) {
-            extras.push(Frame::Ack { seq: delivered });
-        }
-        let pong = state.pong.load(Ordering::Acquire);
-        if pong != 0 {
-            extras.push(Frame::HeartbeatAck { id: pong });
-        }
-        (extras, delivered)
+        let due = Due {
+            ack: state.ack_due(),
+            pong: state.pong_due(),
+        };
+        let ack = due.ack.map(|seq| Frame::Ack { seq });
+        let pong = due.pong.map(|id| Frame::HeartbeatAck { id });
+        (ack.into_iter().chain(pong).collect(), due)
     }
 
     /// Records that the extras of the last message were sent.
-    fn commit_extras(&self, delivered: u64) {
+    fn commit_extras(&self, due: Due) {
         let state = &self.link.state;
-        state.ack_sent.fetch_max(delivered, Ordering::AcqRel);
-        let pong = state.pong.load(Ordering::Acquire);
-        let _ = state
-            .pong
-            .compare_exchange(pong, 0, Ordering::AcqRel, Ordering::Acquire);
+        if let Some(seq) = due.ack {
+            state.ack_sent(seq);
+        }
+        if let Some(id) = due.pong {
+            state.pong_sent(id);
+        }
     }
 
     /// Encodes `frames` into the message buffer. `Ok(Some(i))`: frame `i` cannot be
@@ -483,7 +482,7 @@ impl<'a> Writer<'a> {
         let deadline = self.hub.config.write_timeout;
         match tokio::time::timeout(deadline, self.sink.send(Wire::Binary(message))).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(Exit::Dropped(err)),
+            Ok(Err(err)) => Err(Exit::Dropped(err.to_string())),
             Err(_) => Err(Exit::Stalled(
                 u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
             )),
@@ -503,9 +502,11 @@ enum Sealed {
     Oversized(Frame),
 }
 
-/// Deliveries that are acknowledged at once rather than after a short delay.
-pub(crate) fn ack_threshold(hub: &Hub) -> u64 {
-    u64::from(hub.config.link_window / 4).max(1)
+/// The acknowledgement and heartbeat answer that ride on a message.
+#[derive(Clone, Copy)]
+struct Due {
+    ack: Option<u64>,
+    pong: Option<u64>,
 }
 
 async fn sleep_until(at: Option<Instant>) {

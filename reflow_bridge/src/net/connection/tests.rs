@@ -9,8 +9,9 @@ use reflow_network::Message;
 
 use super::*;
 use crate::config::DistributedConfig;
+use crate::error::TransportError;
 use crate::metrics::FrameRejection;
-use crate::net::link::{Connection, LinkHandle};
+use crate::net::handle::{Connection, LinkHandle};
 use crate::net::Decision;
 use crate::protocol;
 use crate::session::{Identity, Limits, Peer};
@@ -21,7 +22,7 @@ struct Harness {
     /// What the link wrote to its socket.
     written: fmpsc::UnboundedReceiver<Wire>,
     /// What the peer sends.
-    peer: fmpsc::UnboundedSender<Result<Wire, String>>,
+    peer: fmpsc::UnboundedSender<Result<Wire, TransportError>>,
 }
 
 /// A connection whose two ends are channels: what the link writes, what the peer sends.
@@ -30,12 +31,12 @@ fn channel_connection(
 ) -> (
     Connection,
     fmpsc::UnboundedReceiver<Wire>,
-    fmpsc::UnboundedSender<Result<Wire, String>>,
+    fmpsc::UnboundedSender<Result<Wire, TransportError>>,
 ) {
     let (out_tx, written) = fmpsc::unbounded::<Wire>();
-    let (peer, in_rx) = fmpsc::unbounded::<Result<Wire, String>>();
+    let (peer, in_rx) = fmpsc::unbounded::<Result<Wire, TransportError>>();
     let connection = Connection {
-        sink: Box::pin(out_tx.sink_map_err(|e| e.to_string())),
+        sink: Box::pin(out_tx.sink_map_err(|e| TransportError::Failed(e.to_string()))),
         stream: Box::pin(in_rx),
         dialed_by_us: false,
         address: "channel".into(),
@@ -170,7 +171,9 @@ async fn a_resumed_connection_replays_what_the_peer_did_not_receive() {
         h.link.send(data(0)).await.unwrap();
     }
     assert_eq!(next_seqs(&mut h.written, 5).await, [1, 2, 3, 4, 5]);
-    h.peer.unbounded_send(Err("reset".into())).unwrap();
+    h.peer
+        .unbounded_send(Err(TransportError::Failed("reset".into())))
+        .unwrap();
     loop {
         if let crate::events::BridgeEvent::PeerDown { .. } = events.recv().await.unwrap() {
             break;
