@@ -5,10 +5,14 @@
 
 mod common;
 
+#[path = "bridge_differential.rs"]
+mod bridge_differential;
 #[path = "bridge_faults.rs"]
 mod bridge_faults;
 #[path = "bridge_hostile.rs"]
 mod bridge_hostile;
+#[path = "bridge_isolation.rs"]
+mod bridge_isolation;
 #[path = "bridge_links.rs"]
 mod bridge_links;
 #[path = "bridge_proxy.rs"]
@@ -23,5 +27,7 @@ mod bridge_sessions;
 mod bridge_tls;
 #[path = "cli_distributed.rs"]
 mod cli_distributed;
+#[path = "cli_harness.rs"]
+mod cli_harness;
 #[path = "fault_proxy.rs"]
 mod fault_proxy;

@@ -96,11 +96,13 @@ impl Context {
         }
     }
 
-    /// Whether at least one connection leaves the outport `port`.
+    /// Whether at least one connection leaves the outport `port`, or the process is tapped
+    /// (exported: its outputs go to remote sessions, whose own graphs decide what to do with
+    /// them).
     pub fn is_connected(&self, port: &str) -> bool {
         self.outports
             .iter()
-            .any(|o| &*o.name == port && !o.edges.is_empty())
+            .any(|o| &*o.name == port && (!o.edges.is_empty() || self.tap.is_some()))
     }
 
     /// Messages discarded so far because their receiver had already finished.

@@ -24,6 +24,9 @@ pub(crate) enum ReplyEvent {
     /// A message of this session, or a reply to it, was over the maximum message size and
     /// did not cross the link; the proxy's failure mode says what follows.
     TooLarge(Oversized),
+    /// A message of this session was refused on the way out: see
+    /// [`ReplyReceiver::take_refused`].
+    Refused,
 }
 
 /// A message that was too large to cross the link.
@@ -42,6 +45,9 @@ pub(crate) struct Oversized {
 /// What both ends share.
 #[derive(Default, Debug)]
 struct Shared {
+    /// Messages of this session refused on the way out (over the maximum message size),
+    /// recorded before anything sent after them, so that the proxy sees them before its end.
+    refused: Mutex<Vec<Oversized>>,
     /// Events in the channel or still being passed on by the forwarder: while there are
     /// any, replies queue behind them.
     queued: AtomicUsize,
@@ -98,6 +104,17 @@ impl ReplySender {
         }
     }
 
+    /// Records a message of this session refused on the way out, and wakes the proxy's
+    /// forwarder when its queue has room (it finds the record at its next event anyway, and
+    /// at the latest before the session's end).
+    pub(crate) fn refuse(&self, refused: Oversized) {
+        self.shared.refused.lock().push(refused);
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        if self.tx.try_send(ReplyEvent::Refused).is_err() {
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
     /// Queues `event`, waiting for room.
     pub(crate) async fn send(&self, event: ReplyEvent) {
         self.shared.queued.fetch_add(1, Ordering::AcqRel);
@@ -132,6 +149,11 @@ impl ReplyReceiver {
     /// The next queued event; `None` once the hub has dropped the session.
     pub(crate) async fn recv(&mut self) -> Option<ReplyEvent> {
         self.rx.recv().await
+    }
+
+    /// The messages of this session refused on the way out since the last call.
+    pub(crate) fn take_refused(&self) -> Vec<Oversized> {
+        std::mem::take(&mut *self.shared.refused.lock())
     }
 
     /// The event last received has been passed on: later replies may overtake nothing.

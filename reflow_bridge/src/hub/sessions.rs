@@ -55,13 +55,12 @@ impl Hub {
             tracing::error!(%port, "dropped a message of {size} bytes: over the maximum message size {limit}");
             return;
         };
-        let refused = Oversized {
+        session.refuse(Oversized {
             port,
             reply: false,
             size,
             limit,
-        };
-        tokio::spawn(async move { session.send(ReplyEvent::TooLarge(refused)).await });
+        });
     }
 
     /// Forgets a session: later replies for it are dropped.

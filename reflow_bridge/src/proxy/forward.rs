@@ -29,6 +29,10 @@ pub(crate) async fn forward(
             Ok(None) => return Err(remote.lost()),
             Err(_) => return remote.give_up(SkipReason::ReplyTimeout, remote.reply_timed_out()),
         };
+        // Refused on the way out before anything that came back since: handled first.
+        for refused in replies.take_refused() {
+            remote.give_up(SkipReason::TooLarge, remote.too_large(&refused))?;
+        }
         match event {
             ReplyEvent::Message(port, msg) => {
                 outputs.send(&port, msg).await?;
@@ -42,6 +46,7 @@ pub(crate) async fn forward(
                 remote.give_up(SkipReason::TooLarge, remote.too_large(&refused))?;
                 replies.handled();
             }
+            ReplyEvent::Refused => replies.handled(),
         }
     }
 }
