@@ -147,7 +147,7 @@ async fn frames_before_authentication_are_refused_with_a_close_code_and_counted(
         "{answers:?}"
     );
 
-    let unknown_kind = vec![3u8, 1, 18];
+    let unknown_kind = vec![3u8, 1, 19];
     let (_, code) = before_hello(&addr, WsMessage::Binary(unknown_kind.into())).await;
     assert_eq!(code, Some(1002));
 

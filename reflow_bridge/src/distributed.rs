@@ -280,10 +280,12 @@ impl DistributedNetwork {
         let running = network.start()?;
         for (name, metadata, ports, ended, shared) in exports {
             if let Some(injector) = running.injector(&name) {
+                // An instance's inbox holds a whole session window: the link never waits on it.
+                let room = crate::protocol::SESSION_WINDOW as usize + 2;
                 let instances = if shared {
                     None
                 } else {
-                    running.instances(&name)
+                    running.instances(&name).map(|i| i.with_min_capacity(room))
                 };
                 let export = crate::hub::Export {
                     injector,

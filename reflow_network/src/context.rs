@@ -89,6 +89,13 @@ impl Context {
         self.origin = origin;
     }
 
+    /// Tells the tap that `n` messages were taken from the inbox.
+    pub(crate) fn taken(&self, n: usize) {
+        if let Some(tap) = &self.tap {
+            tap.0.taken(n);
+        }
+    }
+
     /// Passes the end of `origin`'s stream on to the tap, after every output it caused.
     pub(crate) async fn end_origin(&mut self, origin: Origin) {
         if let Some(tap) = &self.tap {

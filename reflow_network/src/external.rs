@@ -53,6 +53,12 @@ impl Tapped {
 pub trait Tap: Send + Sync + 'static {
     /// Takes one copy or end marker.
     fn tapped(&self, tapped: Tapped) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+
+    /// The process took `n` messages out of its inbox to handle them (room for `n` more):
+    /// a bridge grants a remote sender that much credit. Does nothing by default.
+    fn taken(&self, n: usize) {
+        let _ = n;
+    }
 }
 
 /// A tap as the process holds it.

@@ -62,6 +62,12 @@ impl Instances {
         }
     }
 
+    /// Instances get inboxes of at least `capacity` messages.
+    pub fn with_min_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = self.capacity.max(capacity);
+        self
+    }
+
     /// The process these instances copy.
     pub fn process(&self) -> &str {
         &self.process

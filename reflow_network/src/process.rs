@@ -167,7 +167,10 @@ async fn drive<A: Actor>(
                 open = false;
                 actor.on_end(ctx).await?;
             }
-            Wake::Batch(_) => handle_batch(actor, ctx, io.inports, &mut buf).await?,
+            Wake::Batch(n) => {
+                ctx.taken(n);
+                handle_batch(actor, ctx, io.inports, &mut buf).await?;
+            }
         }
     }
     Ok(())

@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use reflow_network::{NetworkEvent, Tap, Tapped};
 use tokio::sync::broadcast;
 
+use super::served::Served;
 use super::Hub;
 use crate::protocol::Frame;
 
@@ -74,20 +75,19 @@ impl Drop for ExportTap {
 async fn route(hub: &Hub, actor: &str, tapped: Tapped) {
     match tapped.msg {
         Some(msg) if tapped.origin == 0 => {
-            for (link, remote) in hub.sessions_of(actor) {
-                let _ = link
-                    .send(reply(actor, &tapped.port, remote, msg.clone()))
-                    .await;
+            for served in hub.sessions_of(actor) {
+                send_reply(
+                    &served,
+                    reply(actor, &tapped.port, served.remote, msg.clone()),
+                )
+                .await;
             }
         }
         Some(msg) => {
             let Some(served) = hub.served.lock().get(&tapped.origin).cloned() else {
                 return;
             };
-            let _ = served
-                .link
-                .send(reply(actor, &tapped.port, served.remote, msg))
-                .await;
+            send_reply(&served, reply(actor, &tapped.port, served.remote, msg)).await;
         }
         None => {
             let served = hub.served.lock().remove(&tapped.origin);
@@ -102,6 +102,15 @@ async fn route(hub: &Hub, actor: &str, tapped: Tapped) {
             };
             let _ = served.link.send(end).await;
         }
+    }
+}
+
+/// Sends a reply within its session's window: the shared process waits for the slowest of
+/// the sessions it answers.
+async fn send_reply(served: &Served, reply: Frame) {
+    let permit = served.window.acquire().await;
+    if served.link.send(reply).await.is_ok() {
+        permit.used();
     }
 }
 

@@ -1,8 +1,10 @@
 //! What the hub does with each frame a link reads after the handshake.
 
+use std::sync::Arc;
+
 use reflow_network::{Injector, Origin, TryInjectError};
 
-use super::{Hub, ReplyEvent};
+use super::{Hub, RecvCredit, ReplyEvent};
 use crate::metrics::FrameRejection;
 use crate::net::LinkHandle;
 use crate::protocol::Frame;
@@ -22,6 +24,17 @@ struct Target {
     remote: u32,
     injector: Injector,
     local: Origin,
+    /// Credit granted as the inbox takes a message (a shared process).
+    credit: Option<Arc<RecvCredit>>,
+}
+
+impl Target {
+    /// The inbox took a message.
+    fn took(&self) {
+        if let Some(credit) = &self.credit {
+            credit.consume(1);
+        }
+    }
 }
 
 impl Hub {
@@ -92,9 +105,12 @@ impl Hub {
         let Some(target) = self.target(route, link, actor, remote) else {
             return;
         };
-        if let Err(err) = target.injector.send(&port, target.local, payload).await {
-            self.metrics.frame_rejected(FrameRejection::UnknownTarget);
-            tracing::warn!(actor = %target.actor, %port, "cannot deliver: {err}");
+        match target.injector.send(&port, target.local, payload).await {
+            Ok(()) => target.took(),
+            Err(err) => {
+                self.metrics.frame_rejected(FrameRejection::UnknownTarget);
+                tracing::warn!(actor = %target.actor, %port, "cannot deliver: {err}");
+            }
         }
     }
 
@@ -139,7 +155,10 @@ impl Hub {
         };
         let target = self.target(route, link, actor, origin)?;
         match target.injector.try_send(&port, target.local, payload) {
-            Ok(()) => None,
+            Ok(()) => {
+                target.took();
+                None
+            }
             Err(TryInjectError::Full(payload)) => Some(Frame::Data {
                 seq,
                 actor: target.actor.clone(),
@@ -192,7 +211,7 @@ impl Hub {
             .as_ref()
             .is_some_and(|t| t.remote == remote && t.actor == actor);
         if !hit {
-            let Some((injector, local)) = self.feed(link, remote, &actor) else {
+            let Some((injector, local, credit)) = self.feed(link, remote, &actor) else {
                 self.metrics.frame_rejected(FrameRejection::UnknownTarget);
                 tracing::warn!(%actor, "data for an actor this instance does not export, or after its session's end");
                 route.last = None;
@@ -203,6 +222,7 @@ impl Hub {
                 remote,
                 injector,
                 local,
+                credit,
             });
         }
         route.last.as_ref()

@@ -10,7 +10,7 @@ use reflow_network::{ActorResult, Injector, Instances, Origin, Tap, Tapped};
 use tokio::task::{JoinError, JoinHandle};
 
 use super::served::{Own, Served};
-use super::Hub;
+use super::{Hub, RecvCredit, SendWindow};
 use crate::net::LinkHandle;
 use crate::protocol::Frame;
 
@@ -20,6 +20,10 @@ struct SessionTap {
     link: LinkHandle,
     actor: String,
     remote: u32,
+    /// Room for replies at the proxy's side.
+    window: Arc<SendWindow>,
+    /// Granted to the proxy as the instance takes its messages.
+    credit: Arc<RecvCredit>,
 }
 
 impl Tap for SessionTap {
@@ -33,9 +37,16 @@ impl Tap for SessionTap {
                 origin: self.remote,
                 payload,
             };
+            let permit = self.window.acquire().await;
             // A link given up stops the instance; until then the outbox takes everything.
-            let _ = self.link.send(reply).await;
+            if self.link.send(reply).await.is_ok() {
+                permit.used();
+            }
         })
+    }
+
+    fn taken(&self, n: usize) {
+        self.credit.consume(n as u64);
     }
 }
 
@@ -53,6 +64,8 @@ impl Hub {
             link: served.link.clone(),
             actor: served.actor.clone(),
             remote: served.remote,
+            window: served.window.clone(),
+            credit: served.credit.clone(),
         };
         let instance = match instances.spawn(Arc::new(tap)) {
             Ok(instance) => instance,

@@ -20,6 +20,7 @@ use crate::net::{Exit, LinkHandle, LinkId, Tls};
 use crate::protocol::ExportedActor;
 use crate::session::{Identity, Token};
 
+mod credit;
 mod export_tap;
 mod exports;
 mod inbound;
@@ -30,6 +31,7 @@ mod report;
 mod served;
 mod sessions;
 
+pub(crate) use credit::{RecvCredit, SendWindow};
 pub(crate) use export_tap::ExportTap;
 pub(crate) use inbound::Route;
 use replies::ReplySender;
@@ -65,6 +67,8 @@ pub(crate) struct Export {
 struct Session {
     link: LinkId,
     replies: ReplySender,
+    /// Room for its messages at the exporting side.
+    window: Arc<credit::SendWindow>,
 }
 
 /// Shared state of one bridge.

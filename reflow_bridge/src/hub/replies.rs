@@ -11,6 +11,8 @@ use parking_lot::Mutex;
 use reflow_network::{Message, Outputs, TryOutputError};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
+use super::RecvCredit;
+
 /// What comes back to a proxy.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ReplyEvent {
@@ -53,6 +55,8 @@ struct Shared {
     queued: AtomicUsize,
     /// The proxy's outports, while replies may go straight out of them.
     direct: Mutex<Option<Outputs>>,
+    /// Grants the exporting side credit as replies are passed on.
+    credit: Option<Arc<RecvCredit>>,
 }
 
 /// The hub's end: where the link delivers a session's replies.
@@ -71,10 +75,13 @@ pub(crate) struct ReplyReceiver {
 /// Opens or closes the straight way out (the proxy holds it).
 pub(crate) struct Direct(Arc<Shared>);
 
-/// A session's replies: at most `capacity` queued.
-pub(crate) fn channel(capacity: usize) -> (ReplySender, ReplyReceiver) {
+/// A session's replies: at most `capacity` queued; `credit` is granted as they are passed on.
+pub(crate) fn channel(capacity: usize, credit: Arc<RecvCredit>) -> (ReplySender, ReplyReceiver) {
     let (tx, rx) = mpsc::channel(capacity);
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared {
+        credit: Some(credit),
+        ..Shared::default()
+    });
     let sender = ReplySender {
         tx,
         shared: shared.clone(),
@@ -88,7 +95,10 @@ impl ReplySender {
     /// is dropped.
     pub(crate) fn try_reply(&self, port: String, msg: Message) -> Result<(), (String, Message)> {
         let msg = match self.try_direct(&port, msg) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                self.shared.passed_on();
+                return Ok(());
+            }
             Err(msg) => msg,
         };
         self.shared.queued.fetch_add(1, Ordering::AcqRel);
@@ -113,6 +123,14 @@ impl ReplySender {
         if self.tx.try_send(ReplyEvent::Refused).is_err() {
             self.shared.queued.fetch_sub(1, Ordering::AcqRel);
         }
+    }
+
+    /// The reply credit granted so far, as `(origin, reply, consumed)`.
+    pub(crate) fn credit(&self) -> (u32, bool, u64) {
+        self.shared
+            .credit
+            .as_ref()
+            .map_or((0, true, 0), |c| c.current())
     }
 
     /// Queues `event`, waiting for room.
@@ -151,6 +169,12 @@ impl ReplyReceiver {
         self.rx.recv().await
     }
 
+    /// The reply last received has been passed on out of the proxy's outports.
+    pub(crate) fn passed_on(&self) {
+        self.handled();
+        self.shared.passed_on();
+    }
+
     /// The messages of this session refused on the way out since the last call.
     pub(crate) fn take_refused(&self) -> Vec<Oversized> {
         std::mem::take(&mut *self.shared.refused.lock())
@@ -166,6 +190,15 @@ impl Drop for ReplyReceiver {
     fn drop(&mut self) {
         // Nobody forwards any more: the outports are released, so downstream sees the end.
         self.shared.direct.lock().take();
+    }
+}
+
+impl Shared {
+    /// A reply left the proxy: its room may be granted again.
+    fn passed_on(&self) {
+        if let Some(credit) = &self.credit {
+            credit.consume(1);
+        }
     }
 }
 

@@ -3,10 +3,12 @@
 //! in the one shared process. Either way a session ends with its client's `End`, or at
 //! once when the link that carried it is given up.
 
+use std::sync::Arc;
+
 use reflow_network::{Injector, Origin};
 use tokio::task::AbortHandle;
 
-use super::Hub;
+use super::{Hub, RecvCredit, SendWindow};
 use crate::net::{LinkHandle, LinkId};
 use crate::protocol::Frame;
 
@@ -18,6 +20,10 @@ pub(super) struct Served {
     pub(super) actor: String,
     /// The session's own instance, for a per-session export.
     pub(super) own: Option<Own>,
+    /// Grants the proxy credit as its messages are consumed.
+    pub(super) credit: Arc<RecvCredit>,
+    /// Room for replies at the proxy's side.
+    pub(super) window: Arc<SendWindow>,
 }
 
 /// The instance serving one session alone.
@@ -29,16 +35,20 @@ pub(super) struct Own {
 }
 
 impl Served {
-    /// Stops the session's own instance at once, if it has one.
+    /// Stops the session's own instance at once, if it has one; nothing waits for the
+    /// proxy's credit any more.
     pub(super) fn stop(&self) {
+        self.window.close();
         if let Some(own) = &self.own {
             own.task.abort();
         }
     }
 }
 
-/// Where the data of one session goes: an inbox, and the origin to tag it with.
-pub(crate) type Feed = (Injector, Origin);
+/// Where the data of one session goes: an inbox, the origin to tag it with, and for a
+/// shared process the credit to grant as its inbox takes a message (an instance of its own
+/// grants it as it takes messages out).
+pub(crate) type Feed = (Injector, Origin, Option<Arc<RecvCredit>>);
 
 impl Hub {
     /// Where data of session `remote` of `link` towards `actor` goes, opening the session
@@ -48,8 +58,10 @@ impl Hub {
         if let Some(origin) = self.known_served(link.id, remote) {
             let served = self.served.lock().get(&origin).cloned()?;
             return match served.own {
-                Some(own) => own.injector.map(|i| (i, 0)),
-                None => self.injector(actor).map(|i| (i, origin)),
+                Some(own) => own.injector.map(|i| (i, 0, None)),
+                None => self
+                    .injector(actor)
+                    .map(|i| (i, origin, Some(served.credit))),
             };
         }
         let export = self.exports.lock().get(actor).cloned()?;
@@ -59,14 +71,16 @@ impl Hub {
             remote,
             actor: actor.to_string(),
             own: None,
+            credit: RecvCredit::new(link.clone(), remote, false),
+            window: Arc::default(),
         };
         let feed = match &export.instances {
             Some(instances) => {
                 let (own, injector) = self.start_instance(instances, &served, origin)?;
                 served.own = Some(own);
-                (injector, 0)
+                (injector, 0, None)
             }
-            None => (export.injector, origin),
+            None => (export.injector, origin, Some(served.credit.clone())),
         };
         self.served.lock().insert(origin, served);
         self.served_by_remote
@@ -117,6 +131,7 @@ impl Hub {
     /// Forgets a finished session.
     pub(super) fn forget_served(&self, origin: Origin) -> Option<Served> {
         let served = self.served.lock().remove(&origin)?;
+        served.window.close();
         self.served_by_remote
             .lock()
             .remove(&(served.link.id, served.remote));
@@ -168,12 +183,12 @@ impl Hub {
     }
 
     /// The sessions a shared `actor` serves: where its own outputs go.
-    pub(super) fn sessions_of(&self, actor: &str) -> Vec<(LinkHandle, u32)> {
+    pub(super) fn sessions_of(&self, actor: &str) -> Vec<Served> {
         self.served
             .lock()
             .values()
             .filter(|s| s.actor == actor && s.own.is_none())
-            .map(|s| (s.link.clone(), s.remote))
+            .cloned()
             .collect()
     }
 
@@ -183,7 +198,12 @@ impl Hub {
     pub(crate) fn clear_exports(&self) {
         self.exports.lock().clear();
         let mut served = self.served.lock();
-        served.retain(|_, s| s.own.is_some());
+        served.retain(|_, s| {
+            if s.own.is_none() {
+                s.window.close();
+            }
+            s.own.is_some()
+        });
         for s in served.values_mut() {
             if let Some(own) = &mut s.own {
                 own.injector = None;

@@ -3,19 +3,71 @@
 
 use reflow_network::{Message, Origin};
 
+use std::sync::Arc;
+
 use super::replies::{self, Oversized, ReplyEvent, ReplyReceiver, ReplySender};
 use super::{Hub, Session};
-use crate::net::LinkId;
+use super::{RecvCredit, SendWindow};
+use crate::net::{LinkHandle, LinkId};
 
 impl Hub {
-    /// Opens a session on `link`: a fresh origin and the channel its replies arrive on.
-    pub(crate) fn open_session(&self, link: LinkId, capacity: usize) -> (Origin, ReplyReceiver) {
+    /// Opens a session on `link`: a fresh origin, the channel its replies arrive on (at most
+    /// `capacity` queued), and the window its messages are sent within.
+    pub(crate) fn open_session(
+        &self,
+        link: &LinkHandle,
+        capacity: usize,
+    ) -> (Origin, ReplyReceiver, Arc<SendWindow>) {
         let origin = self.next_origin();
-        let (tx, rx) = replies::channel(capacity);
-        self.sessions
+        let credit = RecvCredit::new(link.clone(), origin, true);
+        let (tx, rx) = replies::channel(capacity, credit);
+        let window = Arc::new(SendWindow::default());
+        let session = Session {
+            link: link.id,
+            replies: tx,
+            window: window.clone(),
+        };
+        self.sessions.lock().insert(origin, session);
+        (origin, rx, window)
+    }
+
+    /// `Credit` from the peer of `link` for session `origin`: for a proxy session opened
+    /// here (data it consumed) or for a session served here (replies it consumed).
+    pub(crate) fn on_credit(&self, link: LinkId, origin: u32, reply: bool, consumed: u64) {
+        let window = if reply {
+            let local = self.known_served(link, origin);
+            let served = self.served.lock();
+            local.and_then(|o| served.get(&o).map(|s| s.window.clone()))
+        } else {
+            let sessions = self.sessions.lock();
+            sessions
+                .get(&origin)
+                .filter(|s| s.link == link)
+                .map(|s| s.window.clone())
+        };
+        if let Some(window) = window {
+            window.credit(consumed);
+        }
+    }
+
+    /// The whole credit granted so far for the sessions of `link`, both ways: what a new
+    /// connection of the link sends first.
+    pub(crate) fn credit_of(&self, link: LinkId) -> Vec<(u32, bool, u64)> {
+        let mut credit: Vec<_> = self
+            .sessions
             .lock()
-            .insert(origin, Session { link, replies: tx });
-        (origin, rx)
+            .values()
+            .filter(|s| s.link == link)
+            .map(|s| s.replies.credit())
+            .collect();
+        let served = self.served.lock();
+        credit.extend(
+            served
+                .values()
+                .filter(|s| s.link.id == link)
+                .map(|s| s.credit.current()),
+        );
+        credit
     }
 
     /// The reply channel of a session.
@@ -65,11 +117,20 @@ impl Hub {
 
     /// Forgets a session: later replies for it are dropped.
     pub(crate) fn close_session(&self, origin: Origin) {
-        self.sessions.lock().remove(&origin);
+        if let Some(session) = self.sessions.lock().remove(&origin) {
+            session.window.close();
+        }
     }
 
-    /// Drops the sessions of a link that went down: their proxies see the channel close.
+    /// Drops the sessions of a link that went down: their proxies see the channel close,
+    /// and stop waiting for credit.
     pub(super) fn drop_sessions_of(&self, link: LinkId) {
-        self.sessions.lock().retain(|_, s| s.link != link);
+        self.sessions.lock().retain(|_, s| {
+            let keep = s.link != link;
+            if !keep {
+                s.window.close();
+            }
+            keep
+        });
     }
 }

@@ -212,6 +212,11 @@ fn on_control(frame: Frame, link: &LinkHandle, hub: &Hub) -> Result<(), Exit> {
             link.stats.latency_us.store(rtt, Ordering::Relaxed);
         }
         Frame::Exports { actors } => hub.set_peer_exports(link, actors),
+        Frame::Credit {
+            origin,
+            reply,
+            consumed,
+        } => hub.on_credit(link.id, origin, reply, consumed),
         Frame::Bye { reason } => return Err(Exit::PeerClosed(close::GOING_AWAY, reason)),
         other => {
             hub.metrics.frame_rejected(FrameRejection::Unexpected);

@@ -61,6 +61,8 @@ pub(crate) struct LinkState {
     closed: AtomicBool,
     /// The pieces received so far of a frame sent in parts.
     partial: Mutex<Vec<u8>>,
+    /// Session credit to grant the peer: `(origin, reply, consumed)`.
+    grants: Mutex<Vec<(u32, bool, u64)>>,
 }
 
 impl LinkState {
@@ -216,5 +218,16 @@ impl LinkState {
     /// The pieces received so far of a frame sent in parts.
     pub(crate) fn partial(&self) -> MutexGuard<'_, Vec<u8>> {
         self.partial.lock()
+    }
+
+    /// Grants the peer credit for session `origin` (see `hub::credit`); wakes the writer.
+    pub(crate) fn grant(&self, origin: u32, reply: bool, consumed: u64) {
+        self.grants.lock().push((origin, reply, consumed));
+        self.wake.notify_one();
+    }
+
+    /// The credit to grant now.
+    pub(crate) fn take_grants(&self) -> Vec<(u32, bool, u64)> {
+        std::mem::take(&mut *self.grants.lock())
     }
 }

@@ -195,7 +195,10 @@ impl<'a> Writer<'a> {
         let exports = Frame::Exports {
             actors: self.hub.export_list(),
         };
-        self.write_control(vec![exports]).await?;
+        // Credit granted on the last connection may have been lost with it.
+        let grants = self.hub.credit_of(self.link.id).into_iter().map(credit);
+        self.write_control(std::iter::once(exports).chain(grants).collect())
+            .await?;
         for batch in out.replay.replay(peer_received) {
             self.encode(&batch)?;
             self.send_bytes().await?;
@@ -425,7 +428,8 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// The acknowledgement and heartbeat answer due now, as frames, and what they are.
+    /// The acknowledgement, heartbeat answer and session credit due now, as frames, and
+    /// what they are.
     fn extras(&self) -> (Vec<Frame>, Due) {
         let state = &self.link.state;
         let due = Due {
@@ -434,7 +438,8 @@ impl<'a> Writer<'a> {
         };
         let ack = due.ack.map(|seq| Frame::Ack { seq });
         let pong = due.pong.map(|id| Frame::HeartbeatAck { id });
-        (ack.into_iter().chain(pong).collect(), due)
+        let grants = state.take_grants().into_iter().map(credit);
+        (ack.into_iter().chain(pong).chain(grants).collect(), due)
     }
 
     /// Records that the extras of the last message were sent.
@@ -500,6 +505,15 @@ enum Sealed {
     Nothing,
     /// One frame too large for a message: it goes in parts.
     Oversized(Frame),
+}
+
+/// The `Credit` frame of a grant.
+fn credit((origin, reply, consumed): (u32, bool, u64)) -> Frame {
+    Frame::Credit {
+        origin,
+        reply,
+        consumed,
+    }
 }
 
 /// The acknowledgement and heartbeat answer that ride on a message.

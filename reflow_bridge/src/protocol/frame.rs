@@ -11,7 +11,7 @@ pub(crate) type Nonce = [u8; 32];
 
 /// How many kinds of frame this protocol version knows; a variant index at or above it is an
 /// unknown kind (see `DecodeError::UnknownKind`).
-pub(crate) const KIND_COUNT: u32 = 18;
+pub(crate) const KIND_COUNT: u32 = 19;
 
 /// One unit of the wire protocol. The variant order is the wire encoding: never reorder, only
 /// append (and appending a kind means bumping `PROTOCOL_VERSION`).
@@ -205,6 +205,18 @@ pub(crate) enum Frame {
         /// The maximum it exceeded.
         limit: u64,
     },
+    /// Flow control of one proxy session (see `docs/protocol.md`, "Sessions and credit"):
+    /// the sender has consumed `consumed` messages of session `origin` so far, in the
+    /// direction `reply` says (false: `Data` the exporting side consumed; true: `Reply`s the
+    /// proxy's side consumed). Cumulative: a later one replaces an earlier one.
+    Credit {
+        /// The proxy session.
+        origin: u32,
+        /// Which direction: replies (true) or data (false).
+        reply: bool,
+        /// Messages consumed so far in that direction of that session.
+        consumed: u64,
+    },
 }
 
 /// Why a handshake was refused, carried by `Frame::Refuse`.
@@ -313,6 +325,7 @@ impl Frame {
             Frame::Resume { .. } => "resume",
             Frame::Part { .. } => "part",
             Frame::TooLarge { .. } => "too_large",
+            Frame::Credit { .. } => "credit",
         }
     }
 

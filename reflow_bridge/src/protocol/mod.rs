@@ -18,6 +18,10 @@ pub(crate) use payload::MAX_DEPTH;
 /// The protocol version this build speaks, first in every envelope and in the handshake.
 pub(crate) const PROTOCOL_VERSION: u16 = 3;
 
+/// Messages of one proxy session that may be sent, in each direction, and not yet consumed
+/// by the other side (see `Frame::Credit`).
+pub(crate) const SESSION_WINDOW: u64 = 256;
+
 /// The WebSocket close codes the bridge uses (RFC 6455, section 7.4.1).
 pub(crate) mod close {
     /// Normal closure: a refused side closes after reading the peer's `Refuse`.

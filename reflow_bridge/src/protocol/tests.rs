@@ -102,6 +102,11 @@ pub(crate) fn samples() -> Vec<Frame> {
             size: 70 << 20,
             limit: 64 << 20,
         },
+        Frame::Credit {
+            origin: 4,
+            reply: false,
+            consumed: 256,
+        },
     ]
 }
 
@@ -133,6 +138,7 @@ fn variant_indices_and_kind_names_are_pinned() {
         "resume",
         "part",
         "too_large",
+        "credit",
     ];
     let frames = samples();
     assert_eq!(frames.len(), KIND_COUNT as usize);
@@ -218,7 +224,7 @@ fn decode_errors_are_typed() {
         (&[4, 0], DecodeError::UnsupportedVersion(4)),
         (&[1, 0], DecodeError::UnsupportedVersion(1)),
         (&[0x80, 0x01, 0], DecodeError::UnsupportedVersion(128)),
-        (&[3, 1, 18], DecodeError::UnknownKind { frame: 0, kind: 18 }),
+        (&[3, 1, 19], DecodeError::UnknownKind { frame: 0, kind: 19 }),
         (
             &[3, 2, 3, 0x90, 0x4e],
             DecodeError::UnknownKind {
@@ -464,6 +470,13 @@ fn control_frame() -> impl Strategy<Value = Frame> {
         any::<u64>().prop_map(|id| Frame::HeartbeatAck { id }),
         text().prop_map(|reason| Frame::Bye { reason }),
         any::<u64>().prop_map(|seq| Frame::Ack { seq }),
+        (any::<u32>(), any::<bool>(), any::<u64>()).prop_map(|(origin, reply, consumed)| {
+            Frame::Credit {
+                origin,
+                reply,
+                consumed,
+            }
+        }),
         (any::<u64>(), any::<u64>(), any::<u32>(), any::<u64>()).prop_map(
             |(session, received, window, salt)| Frame::Resume {
                 session,

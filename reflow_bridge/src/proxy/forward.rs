@@ -36,7 +36,7 @@ pub(crate) async fn forward(
         match event {
             ReplyEvent::Message(port, msg) => {
                 outputs.send(&port, msg).await?;
-                replies.handled();
+                replies.passed_on();
             }
             ReplyEvent::End => return Ok(()),
             ReplyEvent::Error(error) => {

@@ -137,6 +137,9 @@ impl Actor for Proxy {
     }
 }
 
+/// The least room for a proxy's replies: a session window and its end, with a margin.
+const REPLY_ROOM: usize = crate::protocol::SESSION_WINDOW as usize + 8;
+
 /// Resolves `actor@network` processes through the hub.
 pub(crate) struct Resolver(pub(crate) Arc<Hub>);
 
@@ -164,9 +167,13 @@ impl RemoteResolver for Resolver {
             },
         })?;
         let ports = Ports::new(exported.inports.clone(), exported.outports.clone());
-        let (origin, replies) = hub.open_session(link.id, hub.config.local.capacity);
+        // Room for a whole session window of replies and its end: the link never waits on
+        // this proxy (the exporting side sends no more than the window).
+        let capacity = hub.config.local.capacity.max(REPLY_ROOM);
+        let (origin, replies, window) = hub.open_session(&link, capacity);
         let name = format!("{actor}@{network}");
-        let remote = Remote::new(link, name, process, options, hub.metrics.clone());
+        let remote =
+            Remote::new(link, name, process, options, hub.metrics.clone()).with_window(window);
         let proxy = Proxy {
             hub: hub.clone(),
             remote: Arc::new(remote),

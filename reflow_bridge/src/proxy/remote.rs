@@ -7,7 +7,7 @@ use std::time::Duration;
 use reflow_network::{ActorError, ActorResult};
 
 use super::options::{FailureMode, ProxyOptions};
-use crate::hub::Oversized;
+use crate::hub::{Oversized, SendWindow};
 use crate::metrics::{Metrics, SkipReason};
 use crate::net::LinkHandle;
 use crate::protocol::Frame;
@@ -30,6 +30,8 @@ pub(crate) struct Remote {
     process: String,
     options: ProxyOptions,
     metrics: Arc<Metrics>,
+    /// Room for this session's messages at the exporting side.
+    window: Arc<SendWindow>,
 }
 
 impl Remote {
@@ -46,7 +48,14 @@ impl Remote {
             process: process.to_string(),
             options,
             metrics,
+            window: Arc::default(),
         }
+    }
+
+    /// Sends this session's messages within `window`.
+    pub(crate) fn with_window(mut self, window: Arc<SendWindow>) -> Self {
+        self.window = window;
+        self
     }
 
     /// How long the remote side may stay silent once the proxy's input has ended.
@@ -104,9 +113,23 @@ impl Remote {
         }
     }
 
-    /// One attempt: whether the link took the frame within the timeout.
+    /// One attempt: whether the link took the frame within the timeout; a message waits
+    /// for room in the session's window first, within the same timeout.
     async fn attempt(&self, frame: Frame) -> Result<bool, ActorError> {
-        match tokio::time::timeout(self.options.timeout, self.link.send(frame)).await {
+        let windowed = matches!(frame, Frame::Data { .. });
+        let send = async {
+            let permit = if windowed {
+                Some(self.window.acquire().await)
+            } else {
+                None
+            };
+            let sent = self.link.send(frame).await;
+            if let (Ok(()), Some(permit)) = (&sent, permit) {
+                permit.used();
+            }
+            sent
+        };
+        match tokio::time::timeout(self.options.timeout, send).await {
             Ok(Ok(())) => Ok(true),
             Ok(Err(_)) => Err(self.lost()),
             Err(_) => {

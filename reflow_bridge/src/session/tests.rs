@@ -501,7 +501,7 @@ fn every_out_of_order_frame_in_every_client_state() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 18 * 3 - 4);
+    assert_eq!(checked, 19 * 3 - 4);
 }
 
 #[test]
@@ -519,7 +519,7 @@ fn every_out_of_order_frame_in_every_server_state() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 18 * 3 - 4);
+    assert_eq!(checked, 19 * 3 - 4);
 }
 
 #[test]

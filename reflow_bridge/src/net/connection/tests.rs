@@ -218,7 +218,7 @@ async fn frames_already_received_are_dropped_and_counted() {
 async fn sending_beyond_the_window_closes_with_1008() {
     let mut h = harness();
     // Replies to a proxy session that reads nothing: delivery stalls after the first.
-    let (origin, _replies) = h.hub.open_session(h.link.id, 1);
+    let (origin, _replies, _) = h.hub.open_session(&h.link, 1);
     let reply = |seq| Frame::Reply {
         seq,
         actor: "a".into(),
