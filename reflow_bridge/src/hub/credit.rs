@@ -32,16 +32,28 @@ impl SendWindow {
     /// Waits until the window has room for one more message, and takes it.
     pub(crate) async fn acquire(&self) -> Permit<'_> {
         loop {
+            if let Some(permit) = self.try_acquire() {
+                return permit;
+            }
+            // Registered before looking again, so that a credit in between is not missed.
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let sent = self.sent.load(Ordering::Acquire);
-            if sent - self.consumed.load(Ordering::Acquire).min(sent) < SESSION_WINDOW {
-                self.sent.fetch_add(1, Ordering::AcqRel);
-                return Permit(Some(self));
+            if let Some(permit) = self.try_acquire() {
+                return permit;
             }
             notified.await;
         }
+    }
+
+    /// Takes room for one message if there is some now.
+    fn try_acquire(&self) -> Option<Permit<'_>> {
+        let sent = self.sent.load(Ordering::Acquire);
+        let consumed = self.consumed.load(Ordering::Acquire).min(sent);
+        (sent - consumed < SESSION_WINDOW).then(|| {
+            self.sent.fetch_add(1, Ordering::AcqRel);
+            Permit(Some(self))
+        })
     }
 
     /// The session is over (its link was given up, or it ended): nothing waits for credit
@@ -98,6 +110,16 @@ impl RecvCredit {
 
     /// The consumer took `n` messages: grants the credit once enough has gathered.
     pub(crate) fn consume(&self, n: u64) {
+        self.consume_as(n, false);
+    }
+
+    /// [`consume`](Self::consume) from the link's reader or delivery task, which record a
+    /// delivery right after: its acknowledgement carries the credit, no write of its own.
+    pub(crate) fn consume_on_delivery(&self, n: u64) {
+        self.consume_as(n, true);
+    }
+
+    fn consume_as(&self, n: u64, quiet: bool) {
         let consumed = self.consumed.fetch_add(n, Ordering::AcqRel) + n;
         let granted = self.granted.load(Ordering::Acquire);
         if consumed >= granted + GRANT_EVERY
@@ -106,7 +128,9 @@ impl RecvCredit {
                 .compare_exchange(granted, consumed, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
         {
-            self.link.state.grant(self.origin, self.reply, consumed);
+            self.link
+                .state
+                .grant(self.origin, self.reply, consumed, quiet);
         }
     }
 

@@ -32,7 +32,7 @@ impl Target {
     /// The inbox took a message.
     fn took(&self) {
         if let Some(credit) = &self.credit {
-            credit.consume(1);
+            credit.consume_on_delivery(1);
         }
     }
 }

@@ -96,7 +96,7 @@ impl ReplySender {
     pub(crate) fn try_reply(&self, port: String, msg: Message) -> Result<(), (String, Message)> {
         let msg = match self.try_direct(&port, msg) {
             Ok(()) => {
-                self.shared.passed_on();
+                self.shared.passed_on(true);
                 return Ok(());
             }
             Err(msg) => msg,
@@ -172,7 +172,7 @@ impl ReplyReceiver {
     /// The reply last received has been passed on out of the proxy's outports.
     pub(crate) fn passed_on(&self) {
         self.handled();
-        self.shared.passed_on();
+        self.shared.passed_on(false);
     }
 
     /// The messages of this session refused on the way out since the last call.
@@ -194,10 +194,13 @@ impl Drop for ReplyReceiver {
 }
 
 impl Shared {
-    /// A reply left the proxy: its room may be granted again.
-    fn passed_on(&self) {
-        if let Some(credit) = &self.credit {
-            credit.consume(1);
+    /// A reply left the proxy: its room may be granted again. `on_delivery`: straight from
+    /// the link's reader, which records the delivery right after.
+    fn passed_on(&self, on_delivery: bool) {
+        match &self.credit {
+            Some(credit) if on_delivery => credit.consume_on_delivery(1),
+            Some(credit) => credit.consume(1),
+            None => {}
         }
     }
 }

@@ -220,10 +220,15 @@ impl LinkState {
         self.partial.lock()
     }
 
-    /// Grants the peer credit for session `origin` (see `hub::credit`); wakes the writer.
-    pub(crate) fn grant(&self, origin: u32, reply: bool, consumed: u64) {
+    /// Grants the peer credit for session `origin` (see `hub::credit`). It rides on the
+    /// next message out: while a delivery waits to be acknowledged, one goes out within
+    /// `ACK_DELAY` anyway; else, unless `quiet` (the caller is about to record a delivery),
+    /// the writer is woken for it.
+    pub(crate) fn grant(&self, origin: u32, reply: bool, consumed: u64, quiet: bool) {
         self.grants.lock().push((origin, reply, consumed));
-        self.wake.notify_one();
+        if !quiet && self.unacknowledged() == 0 {
+            self.wake.notify_one();
+        }
     }
 
     /// The credit to grant now.

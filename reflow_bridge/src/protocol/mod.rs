@@ -20,7 +20,7 @@ pub(crate) const PROTOCOL_VERSION: u16 = 3;
 
 /// Messages of one proxy session that may be sent, in each direction, and not yet consumed
 /// by the other side (see `Frame::Credit`).
-pub(crate) const SESSION_WINDOW: u64 = 256;
+pub(crate) const SESSION_WINDOW: u64 = 1024;
 
 /// The WebSocket close codes the bridge uses (RFC 6455, section 7.4.1).
 pub(crate) mod close {
