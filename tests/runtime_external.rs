@@ -263,3 +263,35 @@ async fn a_process_added_as_an_instance_has_no_recipe_for_more() {
     assert!(running.instances("local").is_none());
     assert!(running.instances("missing").is_none());
 }
+
+/// Panics on its first message.
+struct Boom;
+
+impl Actor for Boom {
+    async fn on_message(&mut self, _: &str, _: Message, _: &mut Context) -> ActorResult {
+        panic!("boom")
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_instance_ends_with_the_panic_as_its_error() {
+    let mut registry = Registry::new();
+    let info = reflow::ComponentInfo::new("Boom", "panics", Ports::new(["in"], ["out"]));
+    registry.register_fn(info, |_| Ok(reflow::BoxedActor::new(Boom)));
+    let mut net = Network::new(registry);
+    net.add_node("boom", "Boom", json!(null)).unwrap();
+    net.export("boom").unwrap();
+    let running = net.start().unwrap();
+    let instance = running
+        .instances("boom")
+        .unwrap()
+        .spawn(Arc::new(Keep::default()))
+        .unwrap();
+    instance
+        .injector
+        .send("in", 0, Message::Flow)
+        .await
+        .unwrap();
+    let error = instance.task.await.unwrap().unwrap_err();
+    assert_eq!(error.to_string(), "panicked: boom");
+}

@@ -3,7 +3,10 @@
 //! same component and configuration, so that a client gets what the node would give it if
 //! it were local in the client's graph (its state, its timers, its end-of-stream output).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+
+use futures::FutureExt;
 
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -13,9 +16,9 @@ use crate::activity::Activity;
 use crate::actor::{ActorResult, Ports};
 use crate::context::Context;
 use crate::edge::OutPort;
-use crate::error::Error;
+use crate::error::{ActorError, Error};
 use crate::external::{Injector, Tap, TapRef};
-use crate::process::{BoxedActor, Phase, ProcessIo};
+use crate::process::{inport_names, panic_text, BoxedActor, Phase, ProcessIo};
 use crate::registry::{BuildError, Registry};
 
 /// How a process was built: the component and configuration that make another instance.
@@ -42,8 +45,8 @@ pub struct Instances {
 pub struct Instance {
     /// Puts messages into the instance's inbox.
     pub injector: Injector,
-    /// The instance's task: how it ended. Every output has reached the tap before it
-    /// completes. Abort it to stop the instance at once.
+    /// The instance's task: how it ended (a panic is an error). Every output has reached
+    /// the tap before it completes. Abort it to stop the instance at once.
     pub task: JoinHandle<ActorResult>,
 }
 
@@ -97,11 +100,7 @@ impl Instances {
         // has an input, and ends when that input ends.
         let activity = Activity::new(Vec::new(), broadcast::channel(1).0);
         let io = ProcessIo {
-            inports: ports
-                .inports
-                .iter()
-                .map(|p| Arc::from(p.as_str()))
-                .collect(),
+            inports: inport_names(&ports),
             inbox,
             initials: Vec::new(),
             ctx: Context::new(self.process.clone(), outports, Some(TapRef(tap))),
@@ -110,7 +109,12 @@ impl Instances {
             activity: Arc::new(activity),
         };
         drop(tx);
-        let task = tokio::spawn(actor.run(io));
+        // A panic is the instance's error, as the supervisor reports one in a network.
+        let run = AssertUnwindSafe(actor.run(io)).catch_unwind();
+        let task = tokio::spawn(async move {
+            run.await
+                .unwrap_or_else(|payload| Err(ActorError::new(panic_text(&*payload))))
+        });
         Ok(Instance { injector, task })
     }
 }

@@ -238,6 +238,25 @@ async fn recv_or_timer(
     }
 }
 
+/// What a panic of a process says: `panicked: ` and its message.
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown payload".to_string());
+    format!("panicked: {text}")
+}
+
+/// The names of `ports`' inports, as a process loop holds them.
+pub(crate) fn inport_names(ports: &Ports) -> Vec<Arc<str>> {
+    ports
+        .inports
+        .iter()
+        .map(|p| Arc::from(p.as_str()))
+        .collect()
+}
+
 fn port_name(inports: &[Arc<str>], ix: u16) -> &str {
     inports.get(usize::from(ix)).map_or("", |p| p)
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use reflow_network::{ActorResult, Injector, Instances, Origin, Tap, Tapped};
-use tokio::task::{JoinError, JoinHandle};
+use tokio::task::JoinHandle;
 
 use super::served::{Own, Served};
 use super::{Hub, RecvCredit, SendWindow};
@@ -116,7 +116,7 @@ async fn finish(
         Ok(Ok(())) => None,
         Ok(Err(err)) => Some(err.to_string()),
         Err(err) if err.is_cancelled() => return,
-        Err(err) => Some(panic_text(err)),
+        Err(err) => Some(err.to_string()),
     };
     let frame = match error {
         None => Frame::ReplyEnd {
@@ -135,18 +135,4 @@ async fn finish(
         }
     };
     let _ = link.send(frame).await;
-}
-
-fn panic_text(err: JoinError) -> String {
-    match err.try_into_panic() {
-        Ok(payload) => {
-            let text = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown payload".to_string());
-            format!("the actor panicked: {text}")
-        }
-        Err(err) => err.to_string(),
-    }
 }

@@ -134,9 +134,7 @@ fn on_sequenced(
         match hub.try_on_frame(link, frame, route) {
             None => {
                 link.stats.messages_in.fetch_add(1, Ordering::Relaxed);
-                if state.delivered_now(seq, hub.ack_threshold()) {
-                    state.wake_writer();
-                }
+                delivered_now(seq, link, hub);
                 return Ok(());
             }
             Some(frame) => frame,
@@ -173,6 +171,13 @@ fn queue(
     Ok(())
 }
 
+/// Records frame `seq` as delivered at once; wakes the writer when an acknowledgement is due.
+fn delivered_now(seq: u64, link: &LinkHandle, hub: &Hub) {
+    if link.state.delivered_now(seq, hub.ack_threshold()) {
+        link.state.wake_writer();
+    }
+}
+
 /// A part that does not complete its frame is taken as soon as it arrives (the link keeps
 /// it): delivered now when nothing is queued, else when the frames before it are.
 fn part_received(
@@ -181,11 +186,8 @@ fn part_received(
     link: &LinkHandle,
     hub: &Hub,
 ) -> Result<(), Exit> {
-    let state = &link.state;
-    if !state.has_queued() {
-        if state.delivered_now(seq, hub.ack_threshold()) {
-            state.wake_writer();
-        }
+    if !link.state.has_queued() {
+        delivered_now(seq, link, hub);
         return Ok(());
     }
     let marker = Frame::Part {

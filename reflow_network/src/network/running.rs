@@ -209,14 +209,7 @@ fn failed(report: &mut Report, process: String, error: String) -> NetworkEvent {
 
 fn panic_message(err: JoinError) -> String {
     match err.try_into_panic() {
-        Ok(payload) => {
-            let text = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown payload".to_string());
-            format!("panicked: {text}")
-        }
+        Ok(payload) => crate::process::panic_text(&*payload),
         Err(err) => err.to_string(),
     }
 }

@@ -15,7 +15,7 @@ use crate::edge::{Edge, OutPort, Packet};
 use crate::events::NetworkEvent;
 use crate::external::Injector;
 use crate::instances::Instances;
-use crate::process::{Phase, ProcessIo};
+use crate::process::{inport_names, Phase, ProcessIo};
 
 /// Index of a port in its process's port list. Ports were checked when connections and
 /// IIPs were added, so the lookup cannot miss; a miss maps to port 0 rather than panic.
@@ -104,11 +104,7 @@ pub(super) fn start(mut net: Network) -> RunningNetwork {
             ..
         } = node;
         let io = ProcessIo {
-            inports: ports
-                .inports
-                .iter()
-                .map(|p| Arc::from(p.as_str()))
-                .collect(),
+            inports: inport_names(&ports),
             inbox,
             initials,
             ctx: Context::new(name.clone(), outs, tap),
