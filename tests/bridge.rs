@@ -31,5 +31,7 @@ mod bridge_tls;
 mod cli_distributed;
 #[path = "cli_harness.rs"]
 mod cli_harness;
+#[path = "cli_signals.rs"]
+mod cli_signals;
 #[path = "fault_proxy.rs"]
 mod fault_proxy;

@@ -172,7 +172,7 @@ fn a_10_mb_message_crosses_a_relay_and_back_intact() {
     let line = pattern(10_000_000);
     let input = scratch.file("big.txt", format!("{line}\n"));
     let server = relay_server(&scratch, &[]);
-    let feed = (Source::lines(&input), "relay", json!({}));
+    let feed = (Source::long_lines(&input, 64 << 20), "relay", json!({}));
     let run = finish(start_client(&scratch, &server, "client", feed, &[]));
     assert!(run.succeeded(), "{}: {}", run.exit(), tail(&run.stderr));
     // Compared without printing 10 MB.
@@ -229,7 +229,8 @@ fn assert_skipped_one(run: &Finished, kept: &str) {
 /// Runs `input` through `node@srv` (process `hop`) with `failure_mode` `fail`, then `skip`,
 /// the client limited like the server; in skip mode, `kept` is what must come back.
 fn over_the_limit(scratch: &Scratch, server: &Server, node: &str, input: &Path, kept: &str) {
-    let feed = |mode| (Source::lines(input), node, json!({"failure_mode": mode}));
+    let long = Source::long_lines(input, 64 << 20);
+    let feed = |mode| (long.clone(), node, json!({"failure_mode": mode}));
     let failed = start_client(scratch, server, "client-fail", feed("fail"), &LIMIT);
     assert_failed_over_the_limit(&finish(failed));
     let skipped = start_client(scratch, server, "client-skip", feed("skip"), &LIMIT);

@@ -216,7 +216,8 @@ fn a_producer_uses_the_validators_rule_then_a_wrong_token_is_refused_and_counted
     let (status, rest) = server.interrupt();
     assert_eq!(status.code(), Some(0), "stderr after start: {rest:?}");
     assert!(
-        rest.iter().any(|l| l == "interrupted: shutting down"),
+        rest.iter()
+            .any(|l| l == "interrupted (Ctrl-C): shutting down"),
         "{rest:?}"
     );
 }
@@ -446,7 +447,7 @@ fn ctrl_c_while_linking_stops_at_once_with_exit_130() {
     let status = child.0.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{rest}");
     assert!(
-        rest.contains("interrupted before the graph started"),
+        rest.contains("interrupted (Ctrl-C) before the graph started"),
         "{rest}"
     );
 }

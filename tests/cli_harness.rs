@@ -18,7 +18,8 @@ use serde_json::{json, Map, Value};
 pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 /// The network id of every serving instance: its exports are `NODE@srv`.
 pub(crate) const NETWORK: &str = "srv";
-const TOKEN_VAR: &str = "REFLOW_TEST_TOKEN";
+/// The environment variable that holds the shared token of every instance started here.
+pub(crate) const TOKEN_VAR: &str = "REFLOW_TEST_TOKEN";
 
 /// `reflow`, run from the repository root (where the fixture paths start).
 pub(crate) fn reflow() -> Command {
@@ -77,9 +78,9 @@ impl Source {
         Source("Range", json!({"start": start, "end": end}))
     }
 
-    /// Each line of `path` as a string.
-    pub(crate) fn lines(path: &Path) -> Self {
-        Source("ReadLines", json!({"path": path}))
+    /// Each line of `path` as a string, lines of up to `max` bytes.
+    pub(crate) fn long_lines(path: &Path, max: u64) -> Self {
+        Source("ReadLines", json!({"path": path, "max_line_bytes": max}))
     }
 
     /// Each line of `path` parsed as JSON.
@@ -228,10 +229,10 @@ pub(crate) fn client(server: &Server, id: &str, graph: &Path, flags: &[&str]) ->
 }
 
 /// The lines of a pipe, read on a thread.
-struct Lines(mpsc::Receiver<String>);
+pub(crate) struct Lines(mpsc::Receiver<String>);
 
 impl Lines {
-    fn new(pipe: impl Read + Send + 'static) -> Self {
+    pub(crate) fn new(pipe: impl Read + Send + 'static) -> Self {
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
@@ -245,7 +246,7 @@ impl Lines {
     }
 
     /// The next line that contains `needle`, the lines before it being skipped.
-    fn wait_for(&self, needle: &str) -> String {
+    pub(crate) fn wait_for(&self, needle: &str) -> String {
         let mut skipped = Vec::new();
         loop {
             match self.0.recv_timeout(PATIENCE) {

@@ -9,5 +9,7 @@ mod common;
 mod cli_discovery;
 #[path = "discovery_instances.rs"]
 mod discovery_instances;
+#[path = "discovery_limits.rs"]
+mod discovery_limits;
 #[path = "discovery_registry.rs"]
 mod discovery_registry;

@@ -13,9 +13,9 @@ use tokio::net::TcpStream;
 /// Bounds every exchange, so that a regression fails instead of hanging.
 const GUARD: Duration = Duration::from_secs(10);
 
-const TOKEN: &str = "s3cret-registry-token";
+pub(crate) const TOKEN: &str = "s3cret-registry-token";
 
-async fn start(config: RegistryConfig) -> RunningRegistry {
+pub(crate) async fn start(config: RegistryConfig) -> RunningRegistry {
     Registry::serve(config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
@@ -23,13 +23,13 @@ async fn start(config: RegistryConfig) -> RunningRegistry {
 
 /// A response: status code, and the body as JSON (`Null` when empty).
 #[derive(Debug)]
-struct Reply {
-    status: u16,
-    body: Value,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
 }
 
 impl Reply {
-    fn error(&self) -> &str {
+    pub(crate) fn error(&self) -> &str {
         self.body["error"]
             .as_str()
             .unwrap_or_else(|| panic!("no `error` in the body of a {}: {}", self.status, self.body))
@@ -37,7 +37,7 @@ impl Reply {
 }
 
 /// Sends one request with `headers` (each a full `Name: value`) and reads the response.
-async fn send(addr: SocketAddr, head: &str, headers: &[&str], body: &[u8]) -> Reply {
+pub(crate) async fn send(addr: SocketAddr, head: &str, headers: &[&str], body: &[u8]) -> Reply {
     tokio::time::timeout(GUARD, async {
         let mut stream = TcpStream::connect(addr).await.unwrap();
         let mut request = format!("{head} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -71,11 +71,11 @@ fn parse(response: &[u8]) -> Reply {
     Reply { status, body }
 }
 
-async fn get(addr: SocketAddr, path: &str) -> Reply {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> Reply {
     send(addr, &format!("GET {path}"), &[], b"").await
 }
 
-async fn post(addr: SocketAddr, body: &Value, auth: Option<&str>) -> Reply {
+pub(crate) async fn post(addr: SocketAddr, body: &Value, auth: Option<&str>) -> Reply {
     let mut headers = vec!["Content-Type: application/json".to_string()];
     if let Some(token) = auth {
         headers.push(format!("Authorization: Bearer {token}"));
@@ -85,13 +85,13 @@ async fn post(addr: SocketAddr, body: &Value, auth: Option<&str>) -> Reply {
     send(addr, "POST /v1/instances", &headers, &body).await
 }
 
-async fn delete(addr: SocketAddr, id: &str, auth: Option<&str>) -> Reply {
+pub(crate) async fn delete(addr: SocketAddr, id: &str, auth: Option<&str>) -> Reply {
     let header = auth.map(|t| format!("Authorization: Bearer {t}"));
     let headers: Vec<&str> = header.iter().map(String::as_str).collect();
     send(addr, &format!("DELETE /v1/instances/{id}"), &headers, b"").await
 }
 
-async fn list(addr: SocketAddr, query: &str) -> Vec<String> {
+pub(crate) async fn list(addr: SocketAddr, query: &str) -> Vec<String> {
     let reply = get(addr, &format!("/v1/instances{query}")).await;
     assert_eq!(reply.status, 200, "{reply:?}");
     let list: InstanceList = serde_json::from_value(reply.body).unwrap();
@@ -101,7 +101,7 @@ async fn list(addr: SocketAddr, query: &str) -> Vec<String> {
         .collect()
 }
 
-fn record(network: &str, instance: &str, actor: &str, zone: &str) -> Value {
+pub(crate) fn record(network: &str, instance: &str, actor: &str, zone: &str) -> Value {
     json!({
         "network_id": network,
         "instance_id": instance,

@@ -11,6 +11,8 @@ mod cli;
 mod flow_components;
 #[path = "graph_validate.rs"]
 mod graph_validate;
+#[path = "hardening_actors.rs"]
+mod hardening_actors;
 #[path = "orders.rs"]
 mod orders;
 #[path = "rules_run.rs"]

@@ -21,8 +21,9 @@ use stats::Stats;
 /// - Inport `in`: the facts.
 /// - Outport `out`: the figures (see below).
 /// - Outport `error`: `{"fact": ..., "error": "...", "process": "..."}` for a fact whose
-///   `key` or `value` failed, or whose `value` is not a number; it is left out of the
-///   figures.
+///   `key` or `value` failed (an infinite or NaN result is a failure), whose `value` is not
+///   a number, or whose `value` would take a double sum past the largest double; it is left
+///   out of the figures, so no figure is ever infinite, NaN or `null` because of it.
 ///
 /// Config:
 /// - `value` (optional): a CEL expression giving a number (int or double) per fact. Without
@@ -108,7 +109,10 @@ impl Aggregate {
                 key,
                 stats: Stats::default(),
             });
-        group.stats.add(value);
+        group
+            .stats
+            .add(value)
+            .map_err(|reason| format!("value: {reason}"))?;
         Ok((self.mode == Mode::Updates)
             .then(|| group.stats.to_message(&group.key, self.value.is_some())))
     }

@@ -1,5 +1,7 @@
 //! `ReadLines`: a source that streams a text file line by line, as strings or as JSON lines.
 
+mod lines;
+
 use std::path::PathBuf;
 
 use reflow_network::{
@@ -7,7 +9,15 @@ use reflow_network::{
 };
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::BufReader;
+
+use lines::{Line, Lines};
+
+/// The default longest line, in bytes: 1 MiB.
+const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// How much of a line an error record quotes, in bytes.
+const QUOTE_BYTES: usize = 200;
 
 /// Reads the file at `path` line by line (buffered, never the whole file at once) and emits
 /// each line on `out`, then finishes.
@@ -15,18 +25,22 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 /// Ports: no inport; outports `out` (one message per line) and `error` (lines that cannot
 /// be read as asked).
 ///
-/// Config: `path` (required; relative to the working directory), `json` (default `false`).
+/// Config: `path` (required; relative to the working directory), `json` (default `false`),
+/// `max_line_bytes` (default 1048576, at least 1).
 ///
 /// - Plain mode emits every line as a string, without its `\n` or `\r\n`; empty lines are
 ///   empty strings.
 /// - JSON-lines mode (`"json": true`) parses each line as JSON and emits the value; blank
 ///   lines are skipped.
 ///
-/// A line that is not valid UTF-8 (either mode) or not valid JSON (JSON-lines mode) goes to
-/// `error` as `{"line": n, "error": reason, "text": the line}` with its 1-based line number,
-/// and reading continues. A file that cannot be opened or read fails the process with an
-/// error naming the path; the file is opened when the process starts, not when the graph is
-/// validated.
+/// A line that is not valid UTF-8 (either mode), not valid JSON (JSON-lines mode) or longer
+/// than `max_line_bytes` (without its terminator) goes to `error` as
+/// `{"line": n, "error": reason, "text": start}` with its 1-based line number and the line's
+/// first 200 bytes at most (cut at a character boundary), and reading continues with the next
+/// line. A line over the limit is never held whole: past `max_line_bytes` its bytes are only
+/// counted, and the reason gives its length and the limit. A file that cannot be opened or
+/// read fails the process with an error naming the path; the file is opened when the process
+/// starts, not when the graph is validated.
 ///
 /// ```json
 /// {"processes": {"events": {"component": "ReadLines", "metadata": {"path": "events.jsonl", "json": true}}}}
@@ -35,6 +49,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 pub struct ReadLines {
     path: PathBuf,
     json: bool,
+    max_line_bytes: usize,
 }
 
 #[derive(Deserialize)]
@@ -43,15 +58,29 @@ struct Config {
     path: PathBuf,
     #[serde(default)]
     json: bool,
+    #[serde(default = "default_max_line_bytes")]
+    max_line_bytes: usize,
+}
+
+fn default_max_line_bytes() -> usize {
+    DEFAULT_MAX_LINE_BYTES
 }
 
 impl ReadLines {
-    /// Reads `path`, as JSON lines when `json` is true.
+    /// Reads `path`, as JSON lines when `json` is true, with lines of at most 1 MiB.
     pub fn new(path: impl Into<PathBuf>, json: bool) -> Self {
         ReadLines {
             path: path.into(),
             json,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
         }
+    }
+
+    /// Sets the longest line, in bytes without its terminator; a longer line goes to
+    /// `error`. A limit of 0 is taken as 1.
+    pub fn with_max_line_bytes(mut self, max: usize) -> Self {
+        self.max_line_bytes = max.max(1);
+        self
     }
 
     fn io_error(&self, doing: &str, err: std::io::Error) -> ActorError {
@@ -62,9 +91,10 @@ impl ReadLines {
         let text = match std::str::from_utf8(raw) {
             Ok(text) => text,
             Err(err) => {
-                let text = String::from_utf8_lossy(raw);
                 let reason = format!("invalid UTF-8: {err}");
-                return ctx.send("error", bad_line(line, reason, &text)).await;
+                return ctx
+                    .send("error", bad_line(line, reason, raw, raw.len() as u64))
+                    .await;
             }
         };
         if !self.json {
@@ -75,29 +105,51 @@ impl ReadLines {
         }
         match serde_json::from_str::<Value>(text) {
             Ok(value) => ctx.send("out", Message::from(value)).await,
-            Err(err) => ctx.send("error", bad_line(line, err, text)).await,
+            Err(err) => {
+                ctx.send("error", bad_line(line, err, raw, raw.len() as u64))
+                    .await
+            }
         }
+    }
+
+    /// The error record of a line longer than the limit, of which `start` was kept.
+    fn too_long(&self, line: u64, start: &[u8], len: u64) -> Message {
+        let reason = format!(
+            "line of {len} bytes is longer than `max_line_bytes` ({}); skipped",
+            self.max_line_bytes
+        );
+        bad_line(line, reason, start, len)
     }
 }
 
-fn bad_line(line: u64, reason: impl std::fmt::Display, text: &str) -> Message {
+/// `{"line": n, "error": reason, "text": ...}` for a line of `len` bytes starting with
+/// `start`; `text` quotes at most its first [`QUOTE_BYTES`], and the reason then says so.
+fn bad_line(line: u64, reason: impl std::fmt::Display, start: &[u8], len: u64) -> Message {
+    let quoted = quote_len(start);
+    let reason = if (quoted as u64) < len {
+        format!("{reason} (`text` quotes its first {quoted} of {len} bytes)")
+    } else {
+        reason.to_string()
+    };
+    let text = String::from_utf8_lossy(&start[..quoted]);
     Message::object([
         (
             "line",
             Message::Integer(i64::try_from(line).unwrap_or(i64::MAX)),
         ),
-        ("error", Message::from(reason.to_string())),
-        ("text", Message::from(text)),
+        ("error", Message::from(reason)),
+        ("text", Message::from(&*text)),
     ])
 }
 
-/// Removes the line terminator (`\n` or `\r\n`) that `read_until` keeps.
-fn trim_newline(buf: &mut Vec<u8>) {
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-        if buf.last() == Some(&b'\r') {
-            buf.pop();
-        }
+/// How many of the first bytes of `raw` to quote: at most [`QUOTE_BYTES`], cut back to a
+/// character boundary (invalid UTF-8 before the cut is replaced by U+FFFD when quoted).
+fn quote_len(raw: &[u8]) -> usize {
+    let end = raw.len().min(QUOTE_BYTES);
+    match std::str::from_utf8(&raw[..end]) {
+        // Only a character cut by the end of the quote, not a bad byte before it.
+        Err(err) if err.error_len().is_none() => err.valid_up_to(),
+        _ => end,
     }
 }
 
@@ -106,22 +158,18 @@ impl Actor for ReadLines {
         let file = tokio::fs::File::open(&self.path)
             .await
             .map_err(|e| self.io_error("open", e))?;
-        let mut reader = BufReader::new(file);
-        let mut buf = Vec::new();
-        let mut line = 0;
-        loop {
-            buf.clear();
-            let read = reader
-                .read_until(b'\n', &mut buf)
-                .await
-                .map_err(|e| self.io_error("read", e))?;
-            if read == 0 {
-                return Ok(());
+        let mut lines = Lines::new(BufReader::new(file), self.max_line_bytes);
+        let mut number = 0;
+        while let Some(line) = lines.next().await.map_err(|e| self.io_error("read", e))? {
+            number += 1;
+            match line {
+                Line::Whole(raw) => self.emit(number, raw, ctx).await?,
+                Line::TooLong { start, len } => {
+                    ctx.send("error", self.too_long(number, start, len)).await?
+                }
             }
-            line += 1;
-            trim_newline(&mut buf);
-            self.emit(line, &buf, ctx).await?;
         }
+        Ok(())
     }
 
     async fn on_message(&mut self, _port: &str, _msg: Message, _ctx: &mut Context) -> ActorResult {
@@ -143,102 +191,12 @@ impl Component for ReadLines {
         if config.path.as_os_str().is_empty() {
             return Err(ConfigError::new("`path` must not be empty"));
         }
-        Ok(ReadLines::new(config.path, config.json))
+        if config.max_line_bytes == 0 {
+            return Err(ConfigError::new("`max_line_bytes` must be at least 1"));
+        }
+        Ok(ReadLines::new(config.path, config.json).with_max_line_bytes(config.max_line_bytes))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::harness::TempDir;
-    use crate::testing::{config_error, run};
-    use serde_json::{json, Value};
-
-    async fn read(contents: &[u8], json_mode: bool) -> (Vec<Value>, Vec<Value>) {
-        let dir = TempDir::new("read-lines");
-        let path = dir.file("input.txt");
-        std::fs::write(&path, contents).unwrap();
-        let config = json!({"path": path, "json": json_mode});
-        let outcome = run("ReadLines", config, vec![]).await;
-        assert!(outcome.report.is_success(), "{:?}", outcome.report);
-        (outcome.json("out"), outcome.json("error"))
-    }
-
-    #[tokio::test]
-    async fn plain_mode_emits_every_line() {
-        let (out, errors) = read(b"a\n\nb\r\nlast without newline", false).await;
-        assert_eq!(
-            out,
-            [
-                json!("a"),
-                json!(""),
-                json!("b"),
-                json!("last without newline")
-            ]
-        );
-        assert!(errors.is_empty());
-    }
-
-    #[tokio::test]
-    async fn json_mode_parses_skips_blanks_and_reports_bad_lines() {
-        let input = b"{\"a\": 1}\n\n   \nnot json\n[2, 3]\n\"s\"\n";
-        let (out, errors) = read(input, true).await;
-        assert_eq!(out, [json!({"a": 1}), json!([2, 3]), json!("s")]);
-        assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0]["line"], json!(4));
-        assert_eq!(errors[0]["text"], json!("not json"));
-        assert!(errors[0]["error"].as_str().unwrap().contains("expected"));
-    }
-
-    #[tokio::test]
-    async fn invalid_utf8_goes_to_error_and_reading_continues() {
-        let (out, errors) = read(b"ok\n\xff\xfe\nafter\n", false).await;
-        assert_eq!(out, [json!("ok"), json!("after")]);
-        assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0]["line"], json!(2));
-        assert!(errors[0]["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("invalid UTF-8"));
-    }
-
-    #[tokio::test]
-    async fn empty_file_emits_nothing() {
-        let (out, errors) = read(b"", true).await;
-        assert!(out.is_empty() && errors.is_empty());
-    }
-
-    #[tokio::test]
-    async fn missing_file_fails_the_process_with_its_path() {
-        let dir = TempDir::new("read-lines-missing");
-        let path = dir.file("nope.txt");
-        let outcome = run("ReadLines", json!({"path": path}), vec![]).await;
-        assert_eq!(outcome.report.failures.len(), 1);
-        let error = &outcome.report.failures[0].error;
-        assert!(error.starts_with("cannot open `"), "{error}");
-        assert!(error.contains("nope.txt"), "{error}");
-    }
-
-    #[test]
-    fn config_is_checked_without_io() {
-        let registry = crate::registry();
-        assert!(registry
-            .build(
-                "ReadLines",
-                &json!({"path": "/no/such/file", "x": 1, "y": 2})
-            )
-            .is_ok());
-        assert_eq!(config_error("ReadLines", json!({})), "missing field `path`");
-        assert_eq!(
-            config_error("ReadLines", json!({"path": ""})),
-            "`path` must not be empty"
-        );
-        assert!(
-            config_error("ReadLines", json!({"path": "a", "json": "yes"}))
-                .contains("expected a boolean")
-        );
-        assert!(
-            config_error("ReadLines", json!({"path": "a", "jsonl": true}))
-                .starts_with("unknown field `jsonl`")
-        );
-    }
-}
+mod tests;

@@ -15,7 +15,8 @@ pub struct DistributedConfig {
     pub instance_id: String,
     /// Where to serve HTTP and WebSocket links; `None` for an instance that only dials out.
     pub bind: Option<SocketAddr>,
-    /// HTTP discovery registries (`http://host:port`): this instance registers itself and
+    /// HTTP discovery registries (`http://host:port`, or `https://host:port` trusting
+    /// `tls.ca`): this instance registers itself and
     /// its exported actors there, and links to the instances listed (see `docs/discovery.md`).
     pub discovery_endpoints: Vec<String>,
     /// How often discovery renews the registration and lists the registry.

@@ -35,6 +35,7 @@ pub use config::{DistributedConfig, TlsConfig, TlsIdentity};
 pub use distributed::{DistributedNetwork, PeerInfo};
 pub use error::{BridgeError, TransportError};
 pub use events::BridgeEvent;
+pub use net::check_peer_address;
 pub use status::{ExportStatus, LinkState, LinkStatus, RemoteActorStatus, Status};
 
 /// The link protocol version this build speaks (the `version` TXT record of mDNS).

@@ -62,7 +62,7 @@ pub(crate) fn run(args: DiscoveryArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve(config: RegistryConfig, bind: SocketAddr) -> anyhow::Result<ExitCode> {
     let open = config.token.is_none();
-    let interrupted = super::interrupt::ctrl_c()?;
+    let stop = super::interrupt::stop_signal()?;
     let registry = Registry::serve(config, bind).await?;
     let addr = registry.local_addr();
     eprintln!("reflow: discovery registry listening on http://{addr}");
@@ -71,9 +71,10 @@ async fn serve(config: RegistryConfig, bind: SocketAddr) -> anyhow::Result<ExitC
             "reflow: warning: no writer token (--token-env/--token-file): anyone who reaches {addr} can register and deregister instances"
         );
     }
-    interrupted.await;
+    let signal = stop.await;
     eprintln!(
-        "interrupted: stopping the discovery registry (its entries are in memory and are lost)"
+        "{}: stopping the discovery registry (its entries are in memory and are lost)",
+        signal.name()
     );
     registry.stop().await;
     Ok(ExitCode::SUCCESS)

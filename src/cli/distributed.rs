@@ -12,6 +12,7 @@ use reflow_bridge::{
 };
 use reflow_network::{Graph, NetworkConfig};
 
+use super::interrupt::{stop_signal, Signal, Stop};
 use super::run::{exit_code, log_events, Printed, RunArgs};
 
 /// How long `--connect` keeps retrying a peer that is not up yet.
@@ -35,7 +36,8 @@ pub(crate) struct BridgeArgs {
     /// (repeatable); retried for 15 s while it starts.
     #[arg(long = "connect", value_name = "HOST:PORT")]
     connect: Vec<String>,
-    /// Register with the discovery registry at this URL (http://HOST:PORT, repeatable for
+    /// Register with the discovery registry at this URL (http://HOST:PORT, or https://HOST:PORT
+    /// trusting --tls-ca; repeatable for
     /// redundancy: one being down is logged, not fatal) and link to the instances it lists.
     #[arg(long = "discovery", value_name = "URL")]
     discovery: Vec<String>,
@@ -82,9 +84,10 @@ pub(crate) struct BridgeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Trust the CA certificates in this PEM file when dialling wss://HOST:PORT: a peer's
-    /// certificate must be signed by one of them and name HOST.
-    #[arg(long, value_name = "FILE", requires = "connect")]
+    /// Trust the CA certificates in this PEM file when dialling wss://HOST:PORT or an
+    /// https:// registry: a peer's certificate must be signed by one of them and name HOST.
+    /// Needs --connect or --discovery.
+    #[arg(long, value_name = "FILE")]
     tls_ca: Option<PathBuf>,
 }
 
@@ -114,6 +117,23 @@ impl BridgeArgs {
         Ok(token)
     }
 
+    /// Refuses a `--connect` or `--discovery` value that no retry could make work, before
+    /// anything is dialled.
+    fn check_addresses(&self) -> anyhow::Result<()> {
+        if self.tls_ca.is_some() && self.connect.is_empty() && self.discovery.is_empty() {
+            bail!(
+                "--tls-ca is for dialling: give it with --connect wss://… or --discovery https://…"
+            );
+        }
+        for peer in &self.connect {
+            reflow_bridge::check_peer_address(peer).with_context(|| format!("--connect {peer}"))?;
+        }
+        for url in &self.discovery {
+            check_registry_url(url).with_context(|| format!("--discovery {url}"))?;
+        }
+        Ok(())
+    }
+
     fn tls(&self) -> TlsConfig {
         let identity = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => Some(TlsIdentity::new(cert, key)),
@@ -129,6 +149,7 @@ impl BridgeArgs {
         let Some(network_id) = self.network_id.clone() else {
             bail!("--network-id is required with --bind, --connect, --discovery or --export");
         };
+        self.check_addresses()?;
         let mut config = DistributedConfig::new(network_id);
         config.instance_id = self.instance_id.clone().unwrap_or_default();
         config.bind = self.bind;
@@ -156,41 +177,57 @@ pub(crate) async fn run(
     graph: &Graph,
     local: NetworkConfig,
 ) -> anyhow::Result<ExitCode> {
-    let mut interrupted = super::interrupt::ctrl_c()?;
+    let mut stop = stop_signal()?;
     let config = args.bridge.config(local)?;
     let mut dn = DistributedNetwork::new(config, reflow_actors::registry())?;
     tokio::spawn(log_peers(dn.bridge_events()));
-    // Linking and resolving may take seconds (retries, waiting for exports): Ctrl-C stops it.
+    // Linking and resolving may take seconds (retries, waiting for exports): a signal stops it.
     let prepared = tokio::select! {
         prepared = prepare(args, graph, &mut dn) => prepared,
-        () = &mut interrupted => {
-            eprintln!("interrupted before the graph started: shutting down");
+        signal = &mut stop => {
+            eprintln!("{} before the graph started: shutting down", signal.name());
             dn.shutdown().await;
-            return Ok(ExitCode::from(130));
+            return Ok(signal.exit_code());
         }
     };
     if let Some(code) = prepared? {
         return Ok(code);
     }
-    let bridge = &args.bridge;
     let printed = Printed::default();
     if let Some(events) = dn.events() {
         tokio::spawn(log_events(events, printed.clone()));
     }
     dn.start().await?;
-    let serving = bridge.bind.is_some();
-    tokio::select! {
-        report = dn.wait(), if !serving => {
-            let code = exit_code(&report, &printed);
-            let skipped = dn.skipped();
-            dn.shutdown().await;
-            return Ok(with_skips(code, &skipped));
-        }
-        () = interrupted => eprintln!("interrupted: shutting down"),
-    }
+    let interrupted = run_until_done(&mut dn, args.bridge.bind.is_some(), stop).await;
     let skipped = dn.skipped();
     let report = dn.shutdown().await;
-    Ok(with_skips(exit_code(&report, &printed), &skipped))
+    let code = exit_code(&report, &printed);
+    let code = match interrupted {
+        Some(signal) if report.is_success() => signal.exit_code(),
+        _ => code,
+    };
+    Ok(with_skips(code, &skipped))
+}
+
+/// Waits until a client's graph completes, or a signal stops it first (returned: the run did
+/// not complete). A server runs until a signal, which is its normal end.
+async fn run_until_done(
+    dn: &mut DistributedNetwork,
+    serving: bool,
+    mut stop: Stop,
+) -> Option<Signal> {
+    if serving {
+        let signal = stop.await;
+        eprintln!("{}: shutting down", signal.name());
+        return None;
+    }
+    tokio::select! {
+        _ = dn.wait() => None,
+        signal = &mut stop => {
+            eprintln!("{}: shutting down", signal.name());
+            Some(signal)
+        }
+    }
 }
 
 /// Says what remote nodes in `skip` mode gave up on: a run that skipped anything did not
@@ -335,5 +372,21 @@ async fn connect_patiently(
             }
             Err(err) => return Err(err).with_context(|| format!("cannot link to {peer}")),
         }
+    }
+}
+
+/// A discovery registry's URL: `http://HOST:PORT` or `https://HOST:PORT`, an optional path.
+fn check_registry_url(url: &str) -> anyhow::Result<()> {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        bail!("a registry URL starts with http:// or https://");
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let port = authority.rsplit_once(':').map(|(_, port)| port);
+    match port.map(str::parse::<u16>) {
+        Some(Ok(port)) if port > 0 => Ok(()),
+        _ => bail!("expected http://HOST:PORT (the port is required)"),
     }
 }

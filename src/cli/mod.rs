@@ -27,9 +27,11 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run a graph until it completes (exit 0), an actor fails (exit 1), or Ctrl-C
-    /// (graceful: sources stop, in-flight messages drain; exit 130 when it comes before
-    /// the graph started, e.g. while linking to peers).
+    /// Run a graph until it completes (exit 0) or an actor fails (exit 1). Ctrl-C or SIGTERM
+    /// stops it gracefully (sources stop, in-flight messages drain, peers get a goodbye):
+    /// a run stopped before its graph completed exits 130 (Ctrl-C) or 143 (SIGTERM); a
+    /// serving instance (--bind) exits 0, its normal end. Exit 2: the graph or the bridge
+    /// could not be set up.
     // Boxed: its flags make it several times the size of the other commands.
     Run(Box<run::RunArgs>),
     /// Check a graph without running it: print every problem with its location and exit 1,
@@ -46,7 +48,7 @@ pub(crate) enum Command {
     },
     /// Serve the discovery registry: an HTTP service where instances register (and renew)
     /// their network, address and actors, and where peers list them. State is in memory;
-    /// runs until Ctrl-C. See docs/discovery.md.
+    /// runs until Ctrl-C or SIGTERM (exit 0). See docs/discovery.md.
     Discovery(discovery::DiscoveryArgs),
 }
 

@@ -60,16 +60,21 @@ async fn run_graph(
     };
     let printed = Printed::default();
     tokio::spawn(log_events(network.events(), printed.clone()));
-    let interrupted = super::interrupt::ctrl_c()?;
+    let stop = super::interrupt::stop_signal()?;
     let mut running = network.start()?;
-    let report = tokio::select! {
-        report = running.wait() => report,
-        () = interrupted => {
-            eprintln!("interrupted: stopping sources and draining (up to {} ms)", deadline.as_millis());
-            running.shutdown(deadline).await
+    let (report, interrupted) = tokio::select! {
+        report = running.wait() => (report, None),
+        signal = stop => {
+            eprintln!("{}: stopping sources and draining (up to {} ms)", signal.name(), deadline.as_millis());
+            (running.shutdown(deadline).await, Some(signal))
         }
     };
-    Ok(exit_code(&report, &printed))
+    let code = exit_code(&report, &printed);
+    Ok(match interrupted {
+        // The graph did not complete: not a success, though nothing failed.
+        Some(signal) if report.is_success() => signal.exit_code(),
+        _ => code,
+    })
 }
 
 /// Reports failures on stderr as they happen.

@@ -52,11 +52,18 @@ impl Sum {
 }
 
 impl Stats {
-    /// Counts one fact, with its value when the aggregate has one (an int or a double).
-    pub(super) fn add(&mut self, value: Option<Message>) {
+    /// Counts one fact, with its value when the aggregate has one (a finite int or double).
+    ///
+    /// A value that would take a double sum to infinity is refused and the figures stay as
+    /// they were: an infinite sum and mean have no JSON form and would read as `null`. A
+    /// group's first value never overflows, so a refused fact never leaves an empty group.
+    pub(super) fn add(&mut self, value: Option<Message>) -> Result<(), String> {
+        let Some(value) = value else {
+            self.count += 1;
+            return Ok(());
+        };
+        self.sum = self.checked_sum(&value)?;
         self.count += 1;
-        let Some(value) = value else { return };
-        self.sum = self.sum.add(&value);
         if self
             .min
             .as_ref()
@@ -70,6 +77,18 @@ impl Stats {
             .is_none_or(|m| compare(&value, m) == Ordering::Greater)
         {
             self.max = Some(value);
+        }
+        Ok(())
+    }
+
+    /// The sum with `value` added, unless that sum is an infinite double.
+    fn checked_sum(&self, value: &Message) -> Result<Sum, String> {
+        match self.sum.add(value) {
+            Sum::Float(total) if !total.is_finite() => Err(format!(
+                "adding {value} would take the sum {} past the largest double",
+                self.sum.to_message()
+            )),
+            sum => Ok(sum),
         }
     }
 
@@ -116,14 +135,14 @@ mod tests {
     #[test]
     fn sums_stay_ints_until_a_double_or_an_overflow() {
         let mut stats = Stats::default();
-        stats.add(Some(Message::Integer(2)));
-        stats.add(Some(Message::Integer(3)));
+        stats.add(Some(Message::Integer(2))).unwrap();
+        stats.add(Some(Message::Integer(3))).unwrap();
         assert!(matches!(stats.sum, Sum::Int(5)));
-        stats.add(Some(Message::Float(0.5)));
+        stats.add(Some(Message::Float(0.5))).unwrap();
         assert!(matches!(stats.sum, Sum::Float(f) if f == 5.5));
         let mut big = Stats::default();
-        big.add(Some(Message::Integer(i64::MAX)));
-        big.add(Some(Message::Integer(1)));
+        big.add(Some(Message::Integer(i64::MAX))).unwrap();
+        big.add(Some(Message::Integer(1))).unwrap();
         assert!(matches!(big.sum, Sum::Float(f) if f == i64::MAX as f64 + 1.0));
     }
 
@@ -136,7 +155,7 @@ mod tests {
             Message::Integer(7),
             Message::Float(7.0),
         ] {
-            stats.add(Some(v));
+            stats.add(Some(v)).unwrap();
         }
         assert_eq!(stats.min, Some(Message::Float(1.5)));
         assert_eq!(stats.max, Some(Message::Integer(7)));
@@ -144,6 +163,22 @@ mod tests {
         assert_eq!(
             figures,
             serde_json::json!({"group": "g", "count": 4, "sum": 18.5, "min": 1.5, "max": 7, "avg": 4.625})
+        );
+    }
+
+    #[test]
+    fn a_value_that_would_make_the_sum_infinite_is_refused() {
+        let mut stats = Stats::default();
+        stats.add(Some(Message::Float(1e308))).unwrap();
+        let err = stats.add(Some(Message::Float(1e308))).unwrap_err();
+        assert_eq!(
+            err,
+            "adding 1e+308 would take the sum 1e+308 past the largest double"
+        );
+        stats.add(Some(Message::Float(-1e308))).unwrap();
+        assert_eq!(
+            stats.to_message(&Message::Flow, true).to_json(),
+            serde_json::json!({"group": null, "count": 2, "sum": 0.0, "min": -1e308, "max": 1e308, "avg": 0.0})
         );
     }
 

@@ -105,6 +105,48 @@ async fn bad_facts_go_to_the_error_port_and_are_left_out() {
     assert_eq!(errors[1]["process"], "subject");
 }
 
+/// A value that is infinite or NaN (here a division by zero) is an error on `error`, not a
+/// fact counted with `null` figures.
+#[tokio::test]
+async fn a_non_finite_value_is_an_error_and_left_out() {
+    let facts = vec![json!({"x": 2.0}), json!({"x": 0.0}), json!({"x": 4.0})];
+    let config = json!({"value": "10.0 / fact.x"});
+    let outcome = run("Aggregate", config, inputs(facts)).await;
+    assert!(outcome.report.is_success(), "{:?}", outcome.report);
+    assert_eq!(
+        outcome.json("out"),
+        [json!({"group": null, "count": 2, "sum": 7.5, "min": 2.5, "max": 5.0, "avg": 3.75})]
+    );
+    assert_eq!(
+        outcome.json("error"),
+        [json!({
+            "fact": {"x": 0.0},
+            "error": "value: `10.0 / fact.x` failed: returned the double inf (infinity and NaN are errors: JSON has no form for them)",
+            "process": "subject"
+        })]
+    );
+}
+
+/// A value that would take the sum past the largest double is refused the same way.
+#[tokio::test]
+async fn a_value_that_would_overflow_the_sum_is_an_error() {
+    let facts = vec![json!({"x": 1e308}), json!({"x": 1e308}), json!({"x": 1.0})];
+    let config = json!({"value": "fact.x", "mode": "updates"});
+    let outcome = run("Aggregate", config, inputs(facts)).await;
+    let out = outcome.json("out");
+    assert_eq!(out.len(), 2);
+    assert_eq!(
+        out[1],
+        json!({"group": null, "count": 2, "sum": 1e308 + 1.0, "min": 1.0, "max": 1e308, "avg": (1e308 + 1.0) / 2.0})
+    );
+    let errors = outcome.json("error");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        errors[0]["error"],
+        "value: adding 1e+308 would take the sum 1e+308 past the largest double"
+    );
+}
+
 #[test]
 fn rejects_bad_config() {
     let err = config_error("Aggregate", json!({"value": "fact.amount +"}));

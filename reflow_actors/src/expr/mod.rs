@@ -10,6 +10,9 @@
 //! error messages; the fact is then converted to a CEL value once per [`Fact`], however
 //! many expressions look at it.
 //!
+//! A result that is, or holds, an infinite or NaN double is an evaluation error naming that
+//! value, whichever path computed it: JSON has no form for it, and `null` would hide the cause.
+//!
 //! ```
 //! use reflow_actors::expr::{Expr, Fact};
 //! use reflow_network::Message;
@@ -26,6 +29,7 @@
 mod check;
 mod convert;
 mod fast;
+mod finite;
 
 use std::cell::OnceCell;
 use std::fmt;
@@ -102,11 +106,15 @@ impl Expr {
     }
 
     /// Evaluates the expression with `fact` bound to the variable `fact`.
+    ///
+    /// A result that is, or holds, an infinite or NaN double is an error naming that value:
+    /// JSON has no form for it, and turning it into `null` would hide a division by zero.
     pub fn eval(&self, fact: &Fact<'_>) -> Result<Message, EvalError> {
-        if let Some(value) = self.fast.as_ref().and_then(|node| node.eval(fact.msg)) {
-            return Ok(value);
-        }
-        self.interpret(fact)
+        let value = match self.fast.as_ref().and_then(|node| node.eval(fact.msg)) {
+            Some(value) => value,
+            None => self.interpret(fact)?,
+        };
+        self.finite(value)
     }
 
     /// Evaluates a condition: the result must be a boolean, anything else is an error.
@@ -116,7 +124,7 @@ impl Expr {
             Some(Err(value)) => value,
             None => self.interpret(fact)?,
         };
-        match value {
+        match self.finite(value)? {
             Message::Boolean(b) => Ok(b),
             other => Err(self.error(format!(
                 "returned {} {other}, not a bool",
@@ -131,6 +139,15 @@ impl Expr {
             .execute(fact.context())
             .map_err(|e| self.error(e))?;
         convert::from_value(value).map_err(|reason| self.error(reason))
+    }
+
+    /// `value`, unless it is or holds an infinite or NaN double. Checked after either path,
+    /// so that the direct one and the interpreter give the same error by construction.
+    fn finite(&self, value: Message) -> Result<Message, EvalError> {
+        match finite::first_non_finite(&value) {
+            None => Ok(value),
+            Some(found) => Err(self.error(found)),
+        }
     }
 
     fn error(&self, reason: impl fmt::Display) -> EvalError {

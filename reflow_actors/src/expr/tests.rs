@@ -177,6 +177,71 @@ fn evaluation_errors_carry_the_expression_and_the_reason() {
     assert!(err.reason().contains("no message form"), "{err}");
 }
 
+/// Infinity and NaN, from the direct path or the interpreter, at the top or nested, are
+/// errors that name the expression and the value; never a `null` in disguise.
+#[test]
+fn non_finite_results_are_errors_naming_the_value() {
+    let fact = json!({"f": 0.0, "x": 2.0});
+    for (src, direct, value) in [
+        ("fact.x / 0.0", true, "inf"),
+        ("-fact.x / fact.f", true, "-inf"),
+        ("fact.f / fact.f", true, "NaN"),
+        ("double(fact.x) / 0.0", false, "inf"),
+        ("math.sqrt(-1.0)", false, "NaN"),
+        ("1e308 * 10.0", true, "inf"),
+    ] {
+        assert_eq!(Expr::compile(src).unwrap().is_direct(), direct, "{src}");
+        let err = eval(src, fact.clone()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("`{src}` failed: returned the double {value} (infinity and NaN are errors: JSON has no form for them)")
+        );
+    }
+    let err = eval("{'a': [1.0, fact.x / 0.0]}", fact.clone()).unwrap_err();
+    assert!(
+        err.reason()
+            .starts_with("returned the double inf at `.a[1]`"),
+        "{err}"
+    );
+    let err = eval("[fact.f / 0.0]", fact.clone()).unwrap_err();
+    assert!(
+        err.reason().starts_with("returned the double NaN at `[0]`"),
+        "{err}"
+    );
+    // An infinity on the way to a finite answer is no error.
+    assert_eq!(
+        eval("fact.x / 0.0 > 1.0", fact.clone()),
+        Ok(Message::Boolean(true))
+    );
+    let msg = fact_of(fact);
+    for src in ["fact.x / 0.0", "double(fact.x) / 0.0"] {
+        let err = Expr::compile(src)
+            .unwrap()
+            .eval_bool(&Fact::new(&msg))
+            .unwrap_err();
+        assert!(
+            err.reason().starts_with("returned the double inf ("),
+            "{err}"
+        );
+    }
+}
+
+/// A non-finite double that arrives in the fact is refused as a result as well.
+#[test]
+fn a_non_finite_field_of_the_fact_is_refused_when_returned() {
+    let msg = Message::object([("f", Message::Float(f64::INFINITY))]);
+    for src in ["fact.f", "fact", "dyn(fact.f)"] {
+        let err = Expr::compile(src)
+            .unwrap()
+            .eval(&Fact::new(&msg))
+            .unwrap_err();
+        assert!(
+            err.reason().starts_with("returned the double inf"),
+            "{src}: {err}"
+        );
+    }
+}
+
 #[test]
 fn conditions_must_be_booleans() {
     let msg = fact_of(json!({"amount": 5}));
@@ -266,6 +331,9 @@ fn direct_and_interpreted_agree_on_edge_cases() {
         "-fact.a",
         "-fact.f",
         "fact.f / 0.0",
+        "fact.f / fact.f",
+        "-(fact.f / 0.0)",
+        "[fact.f / 0.0][0]",
         "fact.f % 2.0",
         "fact.s + fact.s",
         "fact.s + fact.a",

@@ -8,6 +8,7 @@
 
 mod registry;
 
+pub(crate) use registry::check_instance_id;
 pub use registry::{
     ActorRecord, InstanceList, InstanceRecord, ListedInstance, Registry, RegistryConfig,
     RunningRegistry,

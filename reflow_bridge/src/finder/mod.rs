@@ -15,15 +15,22 @@ use tokio::task::JoinHandle;
 
 use crate::discovery::{ActorRecord, InstanceList, InstanceRecord};
 use crate::hub::Hub;
+use crate::BridgeError;
 use dialer::Dialer;
-use http::{request, Endpoint};
+use http::{encode, Client, Endpoint};
+use tls::TlsClient;
 
 mod dialer;
 mod http;
 pub(crate) mod mdns;
+mod tls;
 
-/// How long one registry request may take.
-const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+/// Entries asked for per page of a registry's list (the registry may give fewer).
+const PAGE_LIMIT: usize = 1_000;
+
+/// Most pages read from one registry in one round, so that a registry whose list never
+/// ends cannot keep the client listing forever.
+const MAX_PAGES: usize = 1_000;
 
 /// How long an instance that could not be linked is left alone before the next attempt.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -40,26 +47,40 @@ pub(crate) struct Finder {
 struct Shared {
     hub: Arc<Hub>,
     endpoints: Vec<Endpoint>,
+    client: Client,
     /// The address peers dial, when this instance serves links.
     advertise: Option<String>,
     dialer: Arc<Dialer>,
 }
 
 impl Finder {
-    /// Parses the endpoints and starts the client.
+    /// Parses the endpoints, loads the CA for `https://` ones, checks that this instance's
+    /// id can be registered when it will register, and starts the client.
     pub(crate) fn start(
         hub: Arc<Hub>,
         urls: &[String],
         advertise: Option<String>,
-    ) -> Result<Self, crate::BridgeError> {
+    ) -> Result<Self, BridgeError> {
         let endpoints = urls
             .iter()
-            .map(|url| Endpoint::parse(url).map_err(crate::BridgeError::Config))
+            .map(|url| Endpoint::parse(url).map_err(BridgeError::Config))
             .collect::<Result<Vec<_>, _>>()?;
+        if advertise.is_some() {
+            crate::discovery::check_instance_id(&hub.me.instance_id).map_err(|err| {
+                BridgeError::Config(format!(
+                    "this instance cannot register for discovery: {err}"
+                ))
+            })?;
+        }
+        let client = Client {
+            tls: tls_client(&hub, &endpoints)?,
+            token: hub.config.discovery_token.clone(),
+        };
         let dialer = Dialer::new(hub.clone(), advertise.is_some(), RETRY_AFTER, "discovery");
         let shared = Arc::new(Shared {
             hub,
             endpoints,
+            client,
             advertise,
             dialer,
         });
@@ -99,17 +120,12 @@ impl Finder {
         if self.shared.advertise.is_none() {
             return;
         }
-        let path = format!("/v1/instances/{}", self.shared.hub.me.instance_id);
+        let path = format!("/v1/instances/{}", encode(&self.shared.hub.me.instance_id));
         for endpoint in &self.shared.endpoints {
-            let token = self.shared.hub.config.discovery_token.as_deref();
-            let answer = request(
-                endpoint,
-                Method::DELETE,
-                &path,
-                None,
-                token,
-                REQUEST_DEADLINE,
-            );
+            let answer = self
+                .shared
+                .client
+                .request(endpoint, Method::DELETE, &path, None);
             if let Err(err) = answer.await {
                 tracing::debug!("deregistering: {err}");
             }
@@ -144,7 +160,7 @@ async fn round(shared: &Arc<Shared>) {
     }
     let mut seen = HashMap::new();
     for endpoint in &shared.endpoints {
-        match list(endpoint).await {
+        match list(&shared.client, endpoint).await {
             Ok(instances) => {
                 for instance in instances {
                     seen.entry(instance.instance_id.clone()).or_insert(instance);
@@ -175,16 +191,10 @@ async fn register(
     record: &InstanceRecord,
 ) -> Result<(), String> {
     let body = serde_json::to_vec(record).map_err(|e| e.to_string())?;
-    let token = shared.hub.config.discovery_token.as_deref();
-    let (status, answer) = request(
-        endpoint,
-        Method::POST,
-        "/v1/instances",
-        Some(body),
-        token,
-        REQUEST_DEADLINE,
-    )
-    .await?;
+    let (status, answer) = shared
+        .client
+        .request(endpoint, Method::POST, "/v1/instances", Some(body))
+        .await?;
     if status / 100 != 2 {
         return Err(format!(
             "{endpoint}: {status} {}",
@@ -194,19 +204,62 @@ async fn register(
     Ok(())
 }
 
-async fn list(endpoint: &Endpoint) -> Result<Vec<InstanceRecord>, String> {
-    let path = "/v1/instances";
-    let (status, answer) =
-        request(endpoint, Method::GET, path, None, None, REQUEST_DEADLINE).await?;
+/// Every instance the registry at `endpoint` lists, following its pages.
+async fn list(client: &Client, endpoint: &Endpoint) -> Result<Vec<InstanceRecord>, String> {
+    let mut found = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let page = list_page(client, endpoint, after.as_deref()).await?;
+        found.extend(page.instances.into_iter().map(|l| l.record));
+        match page.next {
+            None => return Ok(found),
+            // Pages are in instance id order: a cursor that does not advance would loop.
+            Some(next) if after.as_ref().is_some_and(|after| next <= *after) => {
+                return Err(format!(
+                    "{endpoint}: the list's `next` went back to `{next}`"
+                ))
+            }
+            next => after = next,
+        }
+    }
+    Err(format!(
+        "{endpoint}: the list has more than {MAX_PAGES} pages"
+    ))
+}
+
+/// The page of the list after `after`.
+async fn list_page(
+    client: &Client,
+    endpoint: &Endpoint,
+    after: Option<&str>,
+) -> Result<InstanceList, String> {
+    let mut path = format!("/v1/instances?limit={PAGE_LIMIT}");
+    if let Some(after) = after {
+        path.push_str(&format!("&after={}", encode(after)));
+    }
+    let (status, answer) = client.request(endpoint, Method::GET, &path, None).await?;
     if status != 200 {
         return Err(format!(
             "{endpoint}: {status} {}",
             String::from_utf8_lossy(&answer)
         ));
     }
-    let list: InstanceList = serde_json::from_slice(&answer)
-        .map_err(|e| format!("{endpoint}: unreadable instance list: {e}"))?;
-    Ok(list.instances.into_iter().map(|l| l.record).collect())
+    serde_json::from_slice(&answer)
+        .map_err(|e| format!("{endpoint}: unreadable instance list: {e}"))
+}
+
+/// The TLS client for the `https://` endpoints, with the CA of `tls.ca`; none without one.
+fn tls_client(hub: &Hub, endpoints: &[Endpoint]) -> Result<Option<TlsClient>, BridgeError> {
+    let Some(secure) = endpoints.iter().find(|e| e.is_tls()) else {
+        return Ok(None);
+    };
+    let Some(ca) = hub.config.tls.ca.as_deref() else {
+        return Err(BridgeError::Config(format!(
+            "the discovery endpoint {secure} needs the CA that signs the registry's \
+             certificate (`tls.ca`, --tls-ca FILE), as wss:// does"
+        )));
+    };
+    TlsClient::load(ca).map(Some)
 }
 
 fn record(hub: &Hub, address: &str) -> InstanceRecord {

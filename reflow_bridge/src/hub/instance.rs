@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use reflow_network::{ActorResult, Injector, Instances, Origin, Tap, Tapped};
@@ -79,9 +80,11 @@ impl Hub {
         let own = Own {
             injector: Some(instance.injector.clone()),
             task: instance.task.abort_handle(),
+            client_ended: Arc::default(),
         };
         let session = (served.link.clone(), served.remote, served.actor.clone());
-        tokio::spawn(finish(hub, origin, session, instance.task));
+        let ended = own.client_ended.clone();
+        tokio::spawn(finish(hub, origin, session, instance.task, ended));
         Some((own, instance.injector))
     }
 
@@ -108,11 +111,17 @@ async fn finish(
     origin: Origin,
     (link, remote, actor): (LinkHandle, u32, String),
     task: JoinHandle<ActorResult>,
+    client_ended: Arc<AtomicBool>,
 ) {
     let ended = task.await;
     hub.forget_served(origin);
     hub.live_instances.send_modify(|n| *n = n.saturating_sub(1));
     let error = match ended {
+        // Its input was ended here (shutting down), not by the client: what the client sent
+        // after was not handled, so the session did not complete.
+        Ok(Ok(())) if !client_ended.load(Ordering::Acquire) => {
+            Some("the exporting instance shut down before this session's input ended".into())
+        }
         Ok(Ok(())) => None,
         Ok(Err(err)) => Some(err.to_string()),
         Err(err) if err.is_cancelled() => return,

@@ -3,6 +3,7 @@
 //! in the one shared process. Either way a session ends with its client's `End`, or at
 //! once when the link that carried it is given up.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use reflow_network::{Injector, Origin};
@@ -32,6 +33,8 @@ pub(super) struct Own {
     /// Its input, until the client's `End` (dropping it ends the instance's input).
     pub(super) injector: Option<Injector>,
     pub(super) task: AbortHandle,
+    /// Whether the client ended the input (else this instance's end is not the session's).
+    pub(super) client_ended: Arc<AtomicBool>,
 }
 
 impl Served {
@@ -112,7 +115,12 @@ impl Hub {
         let own = {
             let mut served = self.served.lock();
             let session = served.get_mut(&origin);
-            session.map(|s| s.own.as_mut().map(|own| own.injector.take()))
+            session.map(|s| {
+                s.own.as_mut().map(|own| {
+                    own.client_ended.store(true, Ordering::Release);
+                    own.injector.take()
+                })
+            })
         };
         // An instance's input ends with its injector, dropped here; a shared process is
         // told which session ended.

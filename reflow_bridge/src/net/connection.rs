@@ -3,12 +3,12 @@
 //! handles control frames itself, so it never waits on an actor. Both run in the link's
 //! driver task until the connection ends or a newer one replaces it.
 
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 use super::exit::{Ended, Exit};
 use super::handle::{Connection, LinkHandle, Outbound};
-use super::wire::Wire;
+use super::wire::{Wire, WireStream};
 use super::{reader, writer};
 use crate::hub::Hub;
 use crate::protocol::{close, Frame};
@@ -53,7 +53,24 @@ pub(crate) async fn run(
         sink.send(Wire::Close(code, reason)),
     )
     .await;
+    if matches!(ended, Ended::Exit(Exit::Closed(..) | Exit::Rejected(..))) {
+        drain(&mut stream, hub.config.shutdown_deadline).await;
+    }
     ended
+}
+
+/// Reads (and drops) what the peer still sends until its Close answers ours, at most
+/// `bound`: a socket closed with unread data is reset by the kernel, and the peer would see
+/// a lost connection where we said goodbye.
+async fn drain(stream: &mut WireStream, bound: std::time::Duration) {
+    let answered = async {
+        while let Some(Ok(wire)) = stream.next().await {
+            if matches!(wire, Wire::Close(..)) {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(bound, answered).await;
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ mod wire;
 mod writer;
 
 pub(crate) use accept::{serve, Server};
+pub use dial::check_peer_address;
 pub(crate) use dial::dial;
 pub(crate) use exit::Exit;
 pub(crate) use handle::{Connection, LinkHandle};
@@ -28,4 +29,4 @@ pub(crate) use link::spawn as spawn_link;
 pub(crate) use redial::spawn as redial;
 pub(crate) use resume::{keep_existing, Decision};
 pub(crate) use state::LinkId;
-pub(crate) use tls::Tls;
+pub(crate) use tls::{client_config as tls_client_config, Tls};

@@ -92,7 +92,8 @@ fn server_config(identity: &TlsIdentity) -> Result<Arc<ServerConfig>, BridgeErro
     Ok(Arc::new(config))
 }
 
-fn client_config(ca: &Path) -> Result<Arc<ClientConfig>, BridgeError> {
+/// A rustls client that trusts the certificates of the PEM file `ca` (the errors name it).
+pub(crate) fn client_config(ca: &Path) -> Result<Arc<ClientConfig>, BridgeError> {
     let mut roots = RootCertStore::empty();
     for cert in certificates(ca, "CA file")? {
         roots.add(cert).map_err(|err| {

@@ -49,6 +49,7 @@ where
     let stream = stream.map(|item| {
         item.map(|msg| match msg {
             Message::Binary(bytes) => Wire::Binary(bytes.into()),
+            Message::Text(_) => Wire::Text,
             Message::Close(frame) => {
                 close_of(frame.map(|f| (u16::from(f.code), f.reason.to_string())))
             }

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::records::{InstanceList, InstanceRecord};
-use super::store::{Filter, Store};
+use super::store::{Filter, PageSpec, Store};
 use super::RegistryConfig;
 
 /// What the handlers share.
@@ -28,8 +28,8 @@ pub(crate) struct ApiState {
     /// SHA-256 of the writer token, so that checking a presented one compares two
     /// fixed-length digests in constant time.
     token_digest: Option<[u8; 32]>,
-    default_ttl: Duration,
-    max_ttl: Duration,
+    /// The TTL and page limits.
+    config: Arc<RegistryConfig>,
 }
 
 impl ApiState {
@@ -37,9 +37,17 @@ impl ApiState {
         ApiState {
             store: Arc::new(Mutex::new(Store::new(config.max_entries))),
             token_digest: config.token.as_deref().map(digest),
-            default_ttl: config.default_ttl,
-            max_ttl: config.max_ttl,
+            config: Arc::new(config.clone()),
         }
+    }
+
+    /// The TTL granted for `asked`: the default when absent, else clamped to the bounds
+    /// (which `RegistryConfig::check` keeps in order).
+    fn granted_ttl(&self, asked: Option<u64>) -> Duration {
+        let config = &self.config;
+        asked
+            .map_or(config.default_ttl, Duration::from_secs)
+            .clamp(config.min_ttl, config.max_ttl)
     }
 }
 
@@ -127,10 +135,7 @@ async fn register(
             format!("body of POST /v1/instances: {problem}"),
         )
     })?;
-    let ttl = record
-        .ttl_secs
-        .map_or(state.default_ttl, Duration::from_secs)
-        .min(state.max_ttl);
+    let ttl = state.granted_ttl(record.ttl_secs);
     let instance_id = record.instance_id.clone();
     state
         .store
@@ -174,9 +179,13 @@ struct ListQuery {
     actor: Option<String>,
     /// `KEY:VALUE`.
     meta: Option<String>,
+    /// Most entries on the page.
+    limit: Option<usize>,
+    /// The previous page's `next`.
+    after: Option<String>,
 }
 
-/// `GET /v1/instances`: the live instances matching the query.
+/// `GET /v1/instances`: one page of the live instances matching the query.
 async fn list(
     State(state): State<ApiState>,
     query: Result<Query<ListQuery>, QueryRejection>,
@@ -187,25 +196,52 @@ async fn list(
             format!("query of GET /v1/instances: {}", rejection.body_text()),
         )
     })?;
-    let meta = match query.meta {
-        None => None,
-        Some(meta) => match meta.split_once(':') {
-            Some((key, value)) if !key.is_empty() => Some((key.to_string(), value.to_string())),
-            _ => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("query of GET /v1/instances: `meta` must be KEY:VALUE, got `{meta}`"),
-                ))
-            }
-        },
-    };
+    let page = page_spec(&state.config, query.limit, query.after)?;
     let filter = Filter {
         network_id: query.network_id,
         actor: query.actor,
-        meta,
+        meta: query.meta.map(parse_meta).transpose()?,
     };
-    let instances = state.store.lock().list(&filter, Instant::now());
-    Ok(Json(InstanceList { instances }))
+    Ok(Json(state.store.lock().page(
+        &filter,
+        &page,
+        Instant::now(),
+    )))
+}
+
+/// The page asked for: `limit` defaults to the configured page size and is lowered to the
+/// largest one; zero is refused.
+fn page_spec(
+    config: &RegistryConfig,
+    limit: Option<usize>,
+    after: Option<String>,
+) -> Result<PageSpec, ApiError> {
+    let limit = limit.unwrap_or(config.default_page_size);
+    if limit == 0 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "query of GET /v1/instances: `limit` must be 1 to {}, got 0",
+                config.max_page_size
+            ),
+        ));
+    }
+    Ok(PageSpec {
+        after,
+        limit: limit.min(config.max_page_size),
+        max_bytes: config.max_page_bytes,
+    })
+}
+
+/// `KEY:VALUE` of the `meta` filter.
+fn parse_meta(meta: String) -> Result<(String, String), ApiError> {
+    match meta.split_once(':') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("query of GET /v1/instances: `meta` must be KEY:VALUE, got `{meta}`"),
+        )),
+    }
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
@@ -227,16 +263,12 @@ fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = &state.token_digest else {
         return Ok(());
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "writes need the header `Authorization: Bearer TOKEN`",
-            )
-        })?;
+    let presented = bearer_token(headers).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "writes need the header `Authorization: Bearer TOKEN`",
+        )
+    })?;
     if constant_time_eq(&digest(presented), expected) {
         Ok(())
     } else {
@@ -245,6 +277,16 @@ fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
             "the bearer token in `Authorization` is not the registry's writer token",
         ))
     }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header. The scheme is matched without
+/// regard to case and may be followed by several spaces (RFC 7235).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
 }
 
 fn digest(token: &str) -> [u8; 32] {

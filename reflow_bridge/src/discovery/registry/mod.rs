@@ -14,6 +14,7 @@ mod api;
 mod records;
 mod store;
 
+pub(crate) use records::check_instance_id;
 pub use records::{ActorRecord, InstanceList, InstanceRecord, ListedInstance};
 
 /// How the registry runs.
@@ -23,6 +24,9 @@ pub struct RegistryConfig {
     pub token: Option<String>,
     /// TTL of a registration that names none (30 s).
     pub default_ttl: Duration,
+    /// Shortest TTL granted, at least a second; a shorter one asked for (`ttl_secs: 0`
+    /// included) is raised to it (1 s).
+    pub min_ttl: Duration,
     /// Longest TTL granted; a longer one asked for is clamped (300 s).
     pub max_ttl: Duration,
     /// Most instances held at once; registering one more fails with 507 (10 000).
@@ -31,6 +35,13 @@ pub struct RegistryConfig {
     pub max_body_bytes: usize,
     /// How long one request may take, reading its body included, before a 408 (10 s).
     pub request_timeout: Duration,
+    /// Entries on a page of the list when the query names no `limit` (100).
+    pub default_page_size: usize,
+    /// Most entries on a page of the list; a larger `limit` is lowered to it (1 000).
+    pub max_page_size: usize,
+    /// Most bytes of entry JSON on a page of the list, whatever the `limit`; a page holds
+    /// at least one entry even when that entry alone is larger (1 MiB).
+    pub max_page_bytes: usize,
 }
 
 impl Default for RegistryConfig {
@@ -38,20 +49,30 @@ impl Default for RegistryConfig {
         RegistryConfig {
             token: None,
             default_ttl: Duration::from_secs(30),
+            min_ttl: Duration::from_secs(1),
             max_ttl: Duration::from_secs(300),
             max_entries: 10_000,
             max_body_bytes: 64 << 10,
             request_timeout: Duration::from_secs(10),
+            default_page_size: 100,
+            max_page_size: 1_000,
+            max_page_bytes: 1 << 20,
         }
     }
 }
 
 impl RegistryConfig {
     fn check(&self) -> Result<(), BridgeError> {
-        let problem = if self.default_ttl.is_zero() {
-            "the registry's default TTL is zero"
+        let problem = if self.min_ttl < Duration::from_secs(1) {
+            "the registry's minimum TTL is under a second"
+        } else if self.default_ttl < self.min_ttl {
+            "the registry's default TTL is shorter than its minimum TTL"
         } else if self.default_ttl > self.max_ttl {
             "the registry's default TTL is longer than its maximum TTL"
+        } else if self.default_page_size == 0 || self.max_page_bytes == 0 {
+            "the registry's default page size or page byte budget is zero"
+        } else if self.default_page_size > self.max_page_size {
+            "the registry's default page size is larger than its maximum page size"
         } else if self.max_entries == 0 {
             "the registry's max_entries is zero"
         } else if self.request_timeout.is_zero() {

@@ -4,6 +4,12 @@ use serde::{Deserialize, Serialize};
 
 /// Longest instance, network or actor id, and longest incarnation, in bytes.
 pub(crate) const MAX_ID_BYTES: usize = 256;
+/// What an instance id may be, as the error refusing one says it. Ids appear in paths
+/// (`DELETE /v1/instances/{instance_id}`) and in the `after` cursor of the list: this set
+/// needs no escaping in either, and the first character rules out `.` and `..`, which URL
+/// normalisers collapse.
+pub(crate) const INSTANCE_ID_RULE: &str = "an instance id is 1 to 256 ASCII letters, digits, \
+     `-`, `_`, `.` and `:`, starting with a letter or digit";
 /// Longest address, in bytes.
 pub(crate) const MAX_ADDRESS_BYTES: usize = 512;
 /// Most actors one instance may announce.
@@ -25,8 +31,9 @@ pub struct InstanceRecord {
     pub address: String,
     /// The actors it exports.
     pub actors: Vec<ActorRecord>,
-    /// How long the entry lives without a renewal, in seconds. The registry clamps it to
-    /// its maximum and uses its default when absent.
+    /// How long the entry lives without a renewal, in seconds. The registry uses its
+    /// default when absent and clamps it between its minimum and maximum; in a list, it is
+    /// the TTL the registry granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_secs: Option<u64>,
 }
@@ -55,18 +62,22 @@ pub struct ListedInstance {
     pub expires_in_secs: u64,
 }
 
-/// The body of `GET /v1/instances`.
+/// The body of `GET /v1/instances`: one page of the list.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InstanceList {
-    /// Live entries matching the query, ordered by network id then instance id.
+    /// Live entries matching the query, ordered by instance id.
     pub instances: Vec<ListedInstance>,
+    /// When more entries may follow: the cursor for the next page, passed back as
+    /// `after=NEXT` (the last instance id of this page). Absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 impl InstanceRecord {
     /// Checks the limits of a registration; the error names the offending field.
     pub(crate) fn validate(&self) -> Result<(), String> {
         check_id("network_id", &self.network_id)?;
-        check_id("instance_id", &self.instance_id)?;
+        check_instance_id(&self.instance_id)?;
         check_id("incarnation", &self.incarnation)?;
         check_len("address", &self.address, MAX_ADDRESS_BYTES)?;
         if self.actors.len() > MAX_ACTORS {
@@ -78,6 +89,31 @@ impl InstanceRecord {
         for (i, actor) in self.actors.iter().enumerate() {
             actor.validate(i)?;
         }
+        Ok(())
+    }
+}
+
+impl InstanceRecord {
+    /// The length in bytes of its JSON, counted without building it: what a page of the
+    /// list budgets for this entry.
+    pub(crate) fn json_len(&self) -> usize {
+        let mut counter = ByteCounter(0);
+        // Writing to a counter cannot fail, and every field serialises.
+        let _ = serde_json::to_writer(&mut counter, self);
+        counter.0
+    }
+}
+
+/// An `io::Write` that only counts what it is given.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -101,6 +137,22 @@ impl ActorRecord {
             Some(serde_json::Value::Bool(b)) => b.to_string() == value,
             _ => false,
         }
+    }
+}
+
+/// Checks an instance id against [`INSTANCE_ID_RULE`]; the error names the first character
+/// at fault.
+pub(crate) fn check_instance_id(id: &str) -> Result<(), String> {
+    check_id("instance_id", id)?;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+    let bad = id
+        .char_indices()
+        .find(|&(i, c)| !allowed(c) || (i == 0 && !c.is_ascii_alphanumeric()));
+    match bad {
+        None => Ok(()),
+        Some((i, c)) => Err(format!(
+            "`instance_id` has {c:?} at byte {i}: {INSTANCE_ID_RULE}"
+        )),
     }
 }
 
@@ -142,6 +194,42 @@ mod tests {
     }
 
     type Breakage = (fn(&mut InstanceRecord), &'static str);
+
+    #[test]
+    fn instance_ids_outside_the_safe_set_are_refused_naming_the_rule() {
+        for good in [
+            "a",
+            "9",
+            "node-1.eu_west:7400",
+            "1bc3cb30-a25f-41ef-9a53-deb5fe5bdc3c",
+        ] {
+            assert_eq!(check_instance_id(good), Ok(()), "{good}");
+        }
+        let cases = [
+            ("a/b", "'/' at byte 1"),
+            ("a b", "' ' at byte 1"),
+            ("a?b", "'?' at byte 1"),
+            ("a#b", "'#' at byte 1"),
+            ("a%2Fb", "'%' at byte 1"),
+            ("..", "'.' at byte 0"),
+            ("-x", "'-' at byte 0"),
+            ("caf\u{e9}", "'\u{e9}' at byte 3"),
+            ("a\nb", "'\\n' at byte 1"),
+        ];
+        for (bad, at) in cases {
+            let err = check_instance_id(bad).unwrap_err();
+            assert!(err.contains(at), "{bad:?}: {err}");
+            assert!(err.ends_with(INSTANCE_ID_RULE), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_counted_json_length_is_the_real_one() {
+        let mut r = record();
+        r.ttl_secs = Some(30);
+        r.actors[0].metadata = serde_json::json!({"zone": "\u{e9}u \"quoted\""});
+        assert_eq!(r.json_len(), serde_json::to_vec(&r).unwrap().len());
+    }
 
     #[test]
     fn each_limit_is_reported_with_its_field() {

@@ -1,12 +1,14 @@
 //! The registry's entries: a map from instance id to record and deadline, with no I/O and
 //! no clock of its own (every call is given `now`), so expiry is tested without waiting.
+//! Lists come out a page at a time, so a read copies one page, never the whole store.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::records::{InstanceRecord, ListedInstance};
+use super::records::{InstanceList, InstanceRecord, ListedInstance};
 
 /// Which entries `GET /v1/instances` returns; every given filter must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,14 +51,33 @@ pub(crate) struct Full {
     pub(crate) max_entries: usize,
 }
 
-struct Entry {
-    record: InstanceRecord,
-    expires_at: Instant,
+/// Which part of the list one `GET /v1/instances` returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PageSpec {
+    /// Only entries whose instance id sorts after this one (the previous page's `next`).
+    pub(crate) after: Option<String>,
+    /// Most entries on the page.
+    pub(crate) limit: usize,
+    /// Most bytes of entry JSON on the page; a page always holds at least one entry.
+    pub(crate) max_bytes: usize,
 }
 
-/// Live instances by id. Expired entries are dropped by the next call that looks at them.
+/// What listing adds to a record's JSON, at most: `,"expires_in_secs":N` (N up to 20
+/// digits) and the comma before the next entry.
+pub(crate) const LISTED_OVERHEAD: usize = 40;
+
+struct Entry {
+    /// The record as registered, its `ttl_secs` the TTL granted.
+    record: InstanceRecord,
+    expires_at: Instant,
+    /// The most bytes of JSON the entry takes in a list, counted once at registration.
+    listed_len: usize,
+}
+
+/// Live instances by id, in id order. Expired entries are dropped by the next call that
+/// looks at them.
 pub(crate) struct Store {
-    entries: HashMap<String, Entry>,
+    entries: BTreeMap<String, Entry>,
     max_entries: usize,
 }
 
@@ -64,17 +85,18 @@ impl Store {
     /// An empty store holding at most `max_entries` instances.
     pub(crate) fn new(max_entries: usize) -> Store {
         Store {
-            entries: HashMap::new(),
+            entries: BTreeMap::new(),
             max_entries,
         }
     }
 
-    /// Registers or renews `record` for `ttl` from `now`. A renewal, or a new incarnation of
-    /// a known instance, replaces the entry; a new instance is refused when the store is
-    /// full of live entries.
+    /// Registers or renews `record` for `ttl` from `now`, recording `ttl` (in whole
+    /// seconds) as its granted `ttl_secs`. A renewal, or a new incarnation of a known
+    /// instance, replaces the entry; a new instance is refused when the store is full of
+    /// live entries.
     pub(crate) fn upsert(
         &mut self,
-        record: InstanceRecord,
+        mut record: InstanceRecord,
         ttl: Duration,
         now: Instant,
     ) -> Result<(), Full> {
@@ -88,9 +110,13 @@ impl Store {
                 });
             }
         }
-        let expires_at = now + ttl;
-        self.entries
-            .insert(record.instance_id.clone(), Entry { record, expires_at });
+        record.ttl_secs = Some(ttl.as_secs());
+        let entry = Entry {
+            listed_len: record.json_len() + LISTED_OVERHEAD,
+            expires_at: now + ttl,
+            record,
+        };
+        self.entries.insert(entry.record.instance_id.clone(), entry);
         Ok(())
     }
 
@@ -100,23 +126,35 @@ impl Store {
         self.entries.remove(instance_id).is_some()
     }
 
-    /// Live entries matching `filter`, by network id then instance id.
-    pub(crate) fn list(&mut self, filter: &Filter, now: Instant) -> Vec<ListedInstance> {
+    /// One page of the live entries matching `filter`, in instance id order: those after
+    /// `page.after`, at most `page.limit` of them, and no more than fit in `page.max_bytes`
+    /// unless the first alone does not. `next` is set when a matching entry was left out.
+    pub(crate) fn page(&mut self, filter: &Filter, page: &PageSpec, now: Instant) -> InstanceList {
         self.purge(now);
-        let mut listed: Vec<ListedInstance> = self
+        let start = page
+            .after
+            .as_deref()
+            .map_or(Bound::Unbounded, Bound::Excluded);
+        let matching = self
             .entries
-            .values()
-            .filter(|entry| filter.matches(&entry.record))
-            .map(|entry| ListedInstance {
+            .range::<str, _>((start, Bound::Unbounded))
+            .map(|(_, entry)| entry)
+            .filter(|entry| filter.matches(&entry.record));
+        let mut list = InstanceList::default();
+        let mut bytes = 0;
+        for entry in matching {
+            let fits = list.instances.is_empty() || bytes + entry.listed_len <= page.max_bytes;
+            if list.instances.len() == page.limit || !fits {
+                list.next = list.instances.last().map(|l| l.record.instance_id.clone());
+                break;
+            }
+            bytes += entry.listed_len;
+            list.instances.push(ListedInstance {
                 record: entry.record.clone(),
                 expires_in_secs: ceil_secs(entry.expires_at.saturating_duration_since(now)),
-            })
-            .collect();
-        listed.sort_by(|a, b| {
-            (&a.record.network_id, &a.record.instance_id)
-                .cmp(&(&b.record.network_id, &b.record.instance_id))
-        });
-        listed
+            });
+        }
+        list
     }
 
     /// How many live entries there are.
