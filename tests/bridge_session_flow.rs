@@ -138,3 +138,48 @@ async fn a_session_whose_consumer_stalls_holds_back_no_other_on_the_link() {
     client.shutdown().await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_waits_on_a_full_session_window_says_so() {
+    let (server, addr) = server().await;
+    let mut client = DistributedNetwork::new(config("client", false), registry()).unwrap();
+    client.connect_to_network(&addr).await.unwrap();
+    // Its replies wait for a consumer that never takes one; the timeout is the proxy's own.
+    let graph = json!({"processes": {
+        "a": {"component": "relay@srv", "metadata": { "timeout_ms": 300 }},
+    }});
+    let graph = Graph::from_json_str(&graph.to_string()).unwrap();
+    client.add_graph(&graph).await.unwrap();
+    let net = client.network_mut().unwrap();
+    let pump = Pump {
+        count: 10 * MANY,
+        sent: Arc::new(AtomicU64::new(0)),
+    };
+    net.add_actor("source", pump, common::source_ports())
+        .unwrap();
+    net.add_actor("sink", Stuck, common::sink_ports()).unwrap();
+    net.add_connection(("source", "out"), ("a", "in")).unwrap();
+    net.add_connection(("a", "out"), ("sink", "in")).unwrap();
+    let mut events = client.events().unwrap();
+    client.start().await.unwrap();
+    let report = tokio::time::timeout(BOUND, async {
+        loop {
+            if let Ok(reflow::NetworkEvent::ProcessFailed { process, error }) = events.recv().await
+            {
+                return (process, error);
+            }
+        }
+    })
+    .await
+    .expect("the proxy failed");
+    assert_eq!(report.0, "a");
+    assert!(
+        report
+            .1
+            .contains("the remote side has not taken this node's last 1024 messages"),
+        "{}",
+        report.1
+    );
+    client.shutdown().await;
+    server.shutdown().await;
+}

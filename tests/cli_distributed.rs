@@ -451,3 +451,19 @@ fn ctrl_c_while_linking_stops_at_once_with_exit_130() {
         "{rest}"
     );
 }
+
+#[test]
+fn refused_links_are_logged_once_per_interval_not_twice_each() {
+    let server = Server::start();
+    for _ in 0..5 {
+        let out = producer(&server, WRONG_TOKEN_VAR);
+        assert!(!out.status.success(), "{}", text(&out.stderr));
+    }
+    let (status, rest) = server.interrupt();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    let logged: Vec<&String> = rest
+        .iter()
+        .filter(|l| l.contains("refused a link") || l.contains("handshake failed"))
+        .collect();
+    assert_eq!(logged.len(), 1, "{logged:#?}");
+}

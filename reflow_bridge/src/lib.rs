@@ -29,6 +29,7 @@ mod protocol;
 mod proxy;
 mod session;
 mod status;
+mod throttle;
 
 pub use alias::AliasStrategy;
 pub use config::{DistributedConfig, TlsConfig, TlsIdentity};

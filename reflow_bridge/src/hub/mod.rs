@@ -97,6 +97,8 @@ pub(crate) struct Hub {
     events: tokio::sync::broadcast::Sender<crate::events::BridgeEvent>,
     /// Remote actors added as graph processes (`actor@network`), for /status.
     graph_remotes: Mutex<Vec<crate::status::RemoteActorStatus>>,
+    /// Warnings of refused links, at most one line per interval.
+    pub(crate) refusals: crate::throttle::Throttle,
 }
 
 impl std::fmt::Debug for Hub {
@@ -133,6 +135,7 @@ impl Hub {
             served_by_remote: Mutex::default(),
             sessions: Mutex::default(),
             graph_remotes: Mutex::default(),
+            refusals: crate::throttle::Throttle::new(std::time::Duration::from_secs(10)),
             events: tokio::sync::broadcast::channel(256).0,
         })
     }

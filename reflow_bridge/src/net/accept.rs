@@ -85,7 +85,13 @@ async fn accept(hub: Arc<Hub>, socket: axum::extract::ws::WebSocket, from: Socke
     let peer = match server(&hub, &mut sink, &mut stream).await {
         Ok(peer) => peer,
         Err(err) => {
-            tracing::warn!(%from, "refused a link: {err}");
+            if let Some(held) = hub.refusals.allow() {
+                let more = match held {
+                    0 => String::new(),
+                    n => format!(" ({n} more refused since the last such line)"),
+                };
+                tracing::warn!(%from, "refused a link: {err}{more}");
+            }
             return;
         }
     };

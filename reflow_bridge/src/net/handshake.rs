@@ -117,7 +117,7 @@ async fn reject(hub: &Hub, sink: &mut WireSink, rejection: Rejection) -> BridgeE
     let _ = sink.send(Wire::Close(close, detail.clone())).await;
     hub.metrics.frame_rejected(reason);
     hub.metrics.handshake_failed(HandshakeFailure::Protocol);
-    tracing::warn!("handshake failed: rejected message: {detail}");
+    tracing::debug!("handshake failed: rejected message: {detail}");
     BridgeError::Protocol(detail)
 }
 
@@ -143,7 +143,7 @@ async fn fail(hub: &Hub, sink: &mut WireSink, err: HandshakeError) -> BridgeErro
         .send(Wire::Close(err.close_code(), err.to_string()))
         .await;
     hub.metrics.handshake_failed(failure(err.reason()));
-    tracing::warn!("handshake failed: {err}");
+    tracing::debug!("handshake failed: {err}");
     into_bridge_error(err)
 }
 

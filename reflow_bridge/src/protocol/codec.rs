@@ -149,12 +149,12 @@ pub(crate) fn decode_limited(bytes: &[u8], max_frames: usize) -> Result<Vec<Fram
         return Err(DecodeError::Empty);
     }
     let (version, rest) = postcard::take_from_bytes::<u16>(bytes)
-        .map_err(|e| DecodeError::Malformed(format!("protocol version: {e}")))?;
+        .map_err(|e| DecodeError::Malformed(format!("protocol version: {}", plain(e))))?;
     if version != PROTOCOL_VERSION {
         return Err(DecodeError::UnsupportedVersion(version));
     }
     let (count, mut rest) = postcard::take_from_bytes::<u64>(rest)
-        .map_err(|e| DecodeError::Malformed(format!("frame count: {e}")))?;
+        .map_err(|e| DecodeError::Malformed(format!("frame count: {}", plain(e))))?;
     let too_many = DecodeError::TooManyFrames {
         count,
         max: max_frames,
@@ -190,7 +190,7 @@ pub(crate) fn decode_limited(bytes: &[u8], max_frames: usize) -> Result<Vec<Fram
 /// read here first to tell that case apart.
 fn take_frame(bytes: &[u8], index: usize) -> Result<(Frame, &[u8]), DecodeError> {
     let (kind, _) = postcard::take_from_bytes::<u32>(bytes)
-        .map_err(|e| DecodeError::Malformed(format!("frame {index}: kind: {e}")))?;
+        .map_err(|e| DecodeError::Malformed(format!("frame {index}: kind: {}", plain(e))))?;
     if kind >= KIND_COUNT {
         return Err(DecodeError::UnknownKind { frame: index, kind });
     }
@@ -200,8 +200,25 @@ fn take_frame(bytes: &[u8], index: usize) -> Result<(Frame, &[u8]), DecodeError>
                 "an unknown variant of a nested enum, or a payload nested deeper than \
                  {MAX_DEPTH} levels"
             ),
-            other => other.to_string(),
+            other => plain(other),
         };
         DecodeError::Malformed(format!("frame {index} (kind {kind}): {why}"))
     })
+}
+
+/// What a postcard decoding error means for the bytes of a message, in words that make
+/// sense in a close reason or a log without knowing postcard.
+fn plain(err: postcard::Error) -> String {
+    use postcard::Error as E;
+    match err {
+        E::DeserializeUnexpectedEnd => "the message ends in the middle of a value".into(),
+        E::DeserializeBadVarint => "a number is not validly encoded (too long)".into(),
+        E::DeserializeBadBool => "a boolean is neither 0 nor 1".into(),
+        E::DeserializeBadChar => "a character is not valid".into(),
+        E::DeserializeBadUtf8 => "a string is not valid utf-8".into(),
+        E::DeserializeBadOption => "an optional value is neither 0 nor 1".into(),
+        E::DeserializeBadEnum => "an unknown variant of an enum".into(),
+        E::DeserializeBadEncoding => "a value is not validly encoded".into(),
+        other => format!("cannot be decoded ({other})"),
+    }
 }

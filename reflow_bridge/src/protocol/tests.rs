@@ -249,11 +249,23 @@ fn malformed_messages_say_what_is_wrong() {
         (&[3, 1, 4, 6, 0], "unknown variant"),
         (&[3, 1, 8, 2, 0xff, 0xfe], "utf-8"),
         (&[3, 1, 0x80], "frame 0: kind"),
+        (
+            &[3, 1, 9, 0xff, 0xff],
+            "the message ends in the middle of a value",
+        ),
+        (
+            &[
+                3, 1, 13, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ],
+            "a number is not validly encoded",
+        ),
     ];
     for (bytes, needle) in cases {
         match decode(bytes) {
             Err(DecodeError::Malformed(text)) => {
-                assert!(text.contains(needle), "{bytes:?}: {text}")
+                assert!(text.contains(needle), "{bytes:?}: {text}");
+                // Words for people, not the decoder's internals.
+                assert!(!text.contains("varint"), "{bytes:?}: {text}");
             }
             other => panic!("{bytes:?}: {other:?}"),
         }

@@ -7,10 +7,13 @@ use std::time::Duration;
 use reflow_network::{ActorError, ActorResult};
 
 use super::options::{FailureMode, ProxyOptions};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::hub::{Oversized, SendWindow};
 use crate::metrics::{Metrics, SkipReason};
 use crate::net::LinkHandle;
 use crate::protocol::Frame;
+use crate::protocol::SESSION_WINDOW;
 
 /// What became of a frame handed to [`Remote::send`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,10 +72,10 @@ impl Remote {
         if self.options.failure_mode == FailureMode::Retry {
             return self.send_retrying(frame).await;
         }
-        if self.attempt(frame).await? {
+        let Some(stall) = self.attempt(frame).await? else {
             return Ok(Sent::Delivered);
-        }
-        self.give_up(SkipReason::SendTimeout, self.send_timed_out(1))?;
+        };
+        self.give_up(SkipReason::SendTimeout, self.send_timed_out(1, stall))?;
         Ok(Sent::Skipped)
     }
 
@@ -92,11 +95,11 @@ impl Remote {
             // A timed-out send drops the frame it was given (nothing reached the outbox, so
             // a re-attempt never duplicates), hence a copy while attempts remain.
             let spare = (attempt < self.options.retries).then(|| frame.clone());
-            if self.attempt(frame).await? {
+            let Some(stall) = self.attempt(frame).await? else {
                 return Ok(Sent::Delivered);
-            }
+            };
             let Some(next) = spare else {
-                return Err(self.send_timed_out(attempt + 1));
+                return Err(self.send_timed_out(attempt + 1, stall));
             };
             attempt += 1;
             self.metrics.proxy_retries.inc();
@@ -115,14 +118,17 @@ impl Remote {
 
     /// One attempt: whether the link took the frame within the timeout; a message waits
     /// for room in the session's window first, within the same timeout.
-    async fn attempt(&self, frame: Frame) -> Result<bool, ActorError> {
+    /// `None` when the link took it; else where it waited when the time ran out.
+    async fn attempt(&self, frame: Frame) -> Result<Option<Stall>, ActorError> {
         let windowed = matches!(frame, Frame::Data { .. });
+        let in_window = AtomicBool::new(windowed);
         let send = async {
             let permit = if windowed {
                 Some(self.window.acquire().await)
             } else {
                 None
             };
+            in_window.store(false, Ordering::Relaxed);
             let sent = self.link.send(frame).await;
             if let (Ok(()), Some(permit)) = (&sent, permit) {
                 permit.used();
@@ -130,11 +136,15 @@ impl Remote {
             sent
         };
         match tokio::time::timeout(self.options.timeout, send).await {
-            Ok(Ok(())) => Ok(true),
+            Ok(Ok(())) => Ok(None),
             Ok(Err(_)) => Err(self.lost()),
             Err(_) => {
                 self.metrics.proxy_timeouts.inc();
-                Ok(false)
+                Ok(Some(if in_window.load(Ordering::Relaxed) {
+                    Stall::Window
+                } else {
+                    Stall::Link
+                }))
             }
         }
     }
@@ -193,15 +203,34 @@ impl Remote {
         ))
     }
 
-    fn send_timed_out(&self, attempts: u32) -> ActorError {
+    fn send_timed_out(&self, attempts: u32, stall: Stall) -> ActorError {
         let tries = match attempts {
             1 => String::new(),
             n => format!(" ({n} attempts)"),
         };
+        let why = match stall {
+            Stall::Window => format!(
+                "the remote side has not taken this node's last {SESSION_WINDOW} messages: \
+                 the remote actor is slow, or the replies it sends back wait for a slow \
+                 consumer in this graph"
+            ),
+            Stall::Link => "the link did not take the message (it is congested, or down \
+                 and waiting to be resumed)"
+                .to_string(),
+        };
         ActorError::new(format!(
-            "timed out after {} ms sending to `{}`{tries}: the link did not take the message (backpressure, or the link is down)",
+            "timed out after {} ms sending to `{}`{tries}: {why}",
             self.options.timeout.as_millis(),
             self.name
         ))
     }
+}
+
+/// Where a send that ran out of time was waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stall {
+    /// For room in the session's window: the remote side took nothing more.
+    Window,
+    /// For room in the link's outbox.
+    Link,
 }
