@@ -21,6 +21,8 @@ mod rules_run;
 mod rules_validate;
 #[path = "runtime_backpressure.rs"]
 mod runtime_backpressure;
+#[path = "runtime_deadlock.rs"]
+mod runtime_deadlock;
 #[path = "runtime_external.rs"]
 mod runtime_external;
 #[path = "runtime_failures.rs"]

@@ -4,11 +4,17 @@
 //! that completes the count checks the inboxes and reports `Idle` itself, so that no other
 //! task is woken for it (a wake-up per quiet moment costs a hop to another thread in a
 //! request-response exchange).
+//!
+//! Deadlock detection shares the count: a process blocked sending into a full inbox counts
+//! itself blocked (see `stall.rs`), and when every live process is parked or blocked, with
+//! at least one blocked, the process that completes the count looks for a cycle of blocked
+//! processes and, if it finds one, wakes the supervisor to confirm it and end it.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, Notify};
 
+use crate::deadlock::{self, Slot};
 use crate::edge::Packet;
 use crate::events::NetworkEvent;
 
@@ -17,6 +23,12 @@ use crate::events::NetworkEvent;
 pub(crate) struct Activity {
     live: AtomicUsize,
     parked: AtomicUsize,
+    /// Processes waiting for room in a full inbox with no wake-up pending.
+    blocked: AtomicUsize,
+    /// Whom each process is blocked on (see [`deadlock::Slot`]), by process index.
+    slots: Vec<AtomicU64>,
+    /// Wakes the supervisor when a cycle of blocked processes has been seen.
+    suspect: Notify,
     /// Bumped at every unpark, so an idle period is reported once.
     generation: AtomicU64,
     /// The generation last reported idle.
@@ -44,6 +56,9 @@ impl Activity {
         Activity {
             live: AtomicUsize::new(inboxes.len()),
             parked: AtomicUsize::new(0),
+            blocked: AtomicUsize::new(0),
+            slots: inboxes.iter().map(|_| AtomicU64::new(0)).collect(),
+            suspect: Notify::new(),
             generation: AtomicU64::new(0),
             reported: AtomicU64::new(u64::MAX),
             inboxes,
@@ -55,16 +70,93 @@ impl Activity {
         // SeqCst here and in `finished`: each side stores one counter and reads the other,
         // and at least one of them must see both changes.
         let parked = self.parked.fetch_add(1, Ordering::SeqCst) + 1;
-        if parked == self.live.load(Ordering::SeqCst) {
+        let live = self.live.load(Ordering::SeqCst);
+        if parked == live {
             self.report_if_idle();
+        } else {
+            self.suspect_if_stalled(parked, live);
         }
         Parked(self)
     }
 
     pub(crate) fn finished(&self) {
         let live = self.live.fetch_sub(1, Ordering::SeqCst) - 1;
-        if live > 0 && live == self.parked.load(Ordering::SeqCst) {
+        let parked = self.parked.load(Ordering::SeqCst);
+        if live > 0 && live == parked {
             self.report_if_idle();
+        } else {
+            self.suspect_if_stalled(parked, live);
+        }
+    }
+
+    /// The state word of the process at `process`.
+    pub(crate) fn slot(&self, process: usize) -> Slot {
+        self.slots
+            .get(process)
+            .map_or(0, |s| s.load(Ordering::SeqCst))
+    }
+
+    /// Counts the process at `process` blocked on `target`, unless its state word changed
+    /// since it read `seen` before its send was polled (a wake-up came since: the send may
+    /// have room) or it is counted already.
+    pub(crate) fn blocked(&self, process: usize, seen: Slot, target: usize) {
+        let Some(slot) = self.slots.get(process) else {
+            return;
+        };
+        if deadlock::blocked_on(seen).is_some() {
+            return;
+        }
+        // Counted before it shows, so that the count never drops below the words.
+        self.blocked.fetch_add(1, Ordering::SeqCst);
+        let now = deadlock::next(seen, Some(target));
+        if slot
+            .compare_exchange(seen, now, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            self.blocked.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        let parked = self.parked.load(Ordering::SeqCst);
+        self.suspect_if_stalled(parked, self.live.load(Ordering::SeqCst));
+    }
+
+    /// The process at `process` is no longer blocked (if it was). Changes its state word
+    /// in any case, so that a `blocked` racing with this wake-up fails.
+    pub(crate) fn unblocked(&self, process: usize) {
+        let Some(slot) = self.slots.get(process) else {
+            return;
+        };
+        let before = slot.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+            Some(deadlock::next(s, None))
+        });
+        if let Ok(before) = before {
+            if deadlock::blocked_on(before).is_some() {
+                self.blocked.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Every state word, one at a time.
+    pub(crate) fn snapshot(&self) -> Vec<Slot> {
+        self.slots
+            .iter()
+            .map(|s| s.load(Ordering::SeqCst))
+            .collect()
+    }
+
+    /// Resolves once a cycle of blocked processes may have formed.
+    pub(crate) async fn suspected(&self) {
+        self.suspect.notified().await;
+    }
+
+    /// When every live process is parked or blocked, at least one blocked, and the blocked
+    /// ones form a cycle, wakes the supervisor to confirm the deadlock. Looking here first
+    /// keeps the supervisor asleep when a full inbox's owner is merely about to wake up.
+    fn suspect_if_stalled(&self, parked: usize, live: usize) {
+        let blocked = self.blocked.load(Ordering::SeqCst);
+        if blocked > 0 && parked + blocked >= live && !deadlock::cycles(&self.snapshot()).is_empty()
+        {
+            self.suspect.notify_one();
         }
     }
 

@@ -10,6 +10,7 @@ use crate::edge::{all_closed, deliver, Origin, OutPort};
 use crate::error::ActorError;
 use crate::external::{Outputs, TapRef, Tapped};
 use crate::message::Message;
+use crate::stall::Stall;
 
 /// What an actor uses to talk to the network.
 #[derive(Debug)]
@@ -23,10 +24,18 @@ pub struct Context {
     origin: Origin,
     /// Copies of every output, with its origin, for a bridge that exports this process.
     tap: Option<TapRef>,
+    /// Counts this process blocked while a send waits for room (none for a lone instance,
+    /// which has no connections).
+    stall: Option<Arc<Stall>>,
 }
 
 impl Context {
-    pub(crate) fn new(process: Arc<str>, outports: Vec<OutPort>, tap: Option<TapRef>) -> Self {
+    pub(crate) fn new(
+        process: Arc<str>,
+        outports: Vec<OutPort>,
+        tap: Option<TapRef>,
+        stall: Option<Arc<Stall>>,
+    ) -> Self {
         Context {
             process,
             outports,
@@ -35,6 +44,7 @@ impl Context {
             dropped: 0,
             origin: 0,
             tap,
+            stall,
         }
     }
 
@@ -60,7 +70,7 @@ impl Context {
             let copy = Tapped::message(out.name.clone(), self.origin, msg.clone());
             tap.0.tapped(copy).await;
         }
-        let lost = deliver(&out.edges, msg).await;
+        let lost = deliver(&out.edges, msg, self.stall.as_ref()).await;
         if lost == 0 {
             return Ok(());
         }

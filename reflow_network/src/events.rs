@@ -26,6 +26,15 @@ pub enum NetworkEvent {
     },
     /// Every live process waits on an empty inbox with no timer armed.
     Idle,
+    /// Processes are blocked sending into each other's full inboxes, so that none of them
+    /// can ever go on. Each cycle lists its processes in the order they wait: each waits
+    /// for room in the next one's inbox, the last in the first's (a process sending into
+    /// its own full inbox is a cycle of one). The network then ends them as failed (see
+    /// [`Report::deadlocked`]); the rest of it carries on.
+    Deadlock {
+        /// The cycles of blocked processes.
+        cycles: Vec<Vec<String>>,
+    },
     /// Every process has finished: the network completed.
     Done,
     /// The network was shut down; processes still running at the deadline were aborted.
@@ -56,6 +65,9 @@ pub struct Report {
     pub failures: Vec<Failure>,
     /// Processes still running at the shutdown deadline, which were aborted.
     pub aborted: Vec<String>,
+    /// Processes that were deadlocked ([`NetworkEvent::Deadlock`]) and were ended: each is
+    /// also among `failures`, with an error that starts with `deadlock:`.
+    pub deadlocked: Vec<String>,
 }
 
 impl Report {

@@ -198,7 +198,9 @@ impl Outputs {
     /// Sends `msg` on `port` to every connection leaving it, waiting while a receiver is
     /// full. Fails only for an unknown outport.
     pub async fn send(&self, port: &str, msg: Message) -> ActorResult {
-        deliver(&self.outport(port)?.edges, msg).await;
+        // Not counted as blocked while it waits: a task is no process, and cannot free room
+        // in any inbox, so it neither makes nor breaks a deadlock among processes.
+        deliver(&self.outport(port)?.edges, msg, None).await;
         Ok(())
     }
 

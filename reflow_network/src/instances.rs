@@ -103,7 +103,7 @@ impl Instances {
             inports: inport_names(&ports),
             inbox,
             initials: Vec::new(),
-            ctx: Context::new(self.process.clone(), outports, Some(TapRef(tap))),
+            ctx: Context::new(self.process.clone(), outports, Some(TapRef(tap)), None),
             is_source: false,
             phase: watch::channel(Phase::Running).1,
             activity: Arc::new(activity),

@@ -29,6 +29,7 @@
 mod activity;
 mod actor;
 mod context;
+mod deadlock;
 mod edge;
 mod error;
 mod events;
@@ -40,6 +41,7 @@ mod network;
 mod process;
 mod registry;
 mod remote;
+mod stall;
 
 pub use actor::{Actor, ActorResult, Component, ComponentInfo, Ports};
 pub use context::Context;
@@ -47,7 +49,7 @@ pub use edge::Origin;
 pub use error::{ActorError, ConfigError, Error};
 pub use events::{Failure, NetworkEvent, Report};
 pub use external::{Injector, Outputs, Tap, Tapped, TryInjectError, TryOutputError};
-pub use graph::{Graph, Problem, ProblemKind, Problems};
+pub use graph::{Graph, Problem, ProblemKind, Problems, Warning, WarningKind};
 pub use instances::{Instance, Instances};
 pub use message::Message;
 pub use network::{Network, NetworkConfig, RunningNetwork};

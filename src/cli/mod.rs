@@ -35,7 +35,8 @@ pub(crate) enum Command {
     // Boxed: its flags make it several times the size of the other commands.
     Run(Box<run::RunArgs>),
     /// Check a graph without running it: print every problem with its location and exit 1,
-    /// or print a one-line summary and exit 0.
+    /// or print a one-line summary and exit 0. Warnings (a cycle of processes, which a full
+    /// inbox can deadlock) are printed too and do not change the exit code.
     Validate {
         /// The graph file (FBP JSON or the Reflow export variant).
         graph: PathBuf,

@@ -34,6 +34,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    super::validate::print_warnings(&args.graph, &graph.warnings());
     let config = NetworkConfig {
         capacity: args.capacity as usize,
         shutdown_deadline: Duration::from_millis(args.shutdown_deadline_ms),
@@ -121,6 +122,7 @@ pub(crate) fn exit_code(report: &Report, printed: &Printed) -> ExitCode {
             "error: process `{name}` was still running at the shutdown deadline and was aborted"
         );
     }
+    print_deadlock(report);
     if report.is_success() {
         ExitCode::SUCCESS
     } else {
@@ -134,4 +136,17 @@ pub(crate) fn exit_code(report: &Report, printed: &Printed) -> ExitCode {
         }
         ExitCode::FAILURE
     }
+}
+
+/// Says what a deadlock was and what to do about it, when the run had one.
+fn print_deadlock(report: &Report) {
+    if report.deadlocked.is_empty() {
+        return;
+    }
+    eprintln!(
+        "error: deadlock: process(es) {} blocked sending into full inboxes on a cycle, none \
+         able to go on; give the inboxes more room with a larger --capacity, or break the \
+         cycle (`reflow validate` lists the graph's cycles)",
+        report.deadlocked.join(", ")
+    );
 }

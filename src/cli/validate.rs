@@ -1,8 +1,9 @@
-//! `reflow validate`: every problem of a graph, or a one-line summary.
+//! `reflow validate`: every problem of a graph, or a one-line summary; warnings either way.
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use reflow_network::graph::Warning;
 use reflow_network::Graph;
 
 pub(crate) fn validate(path: &Path) -> ExitCode {
@@ -11,14 +12,21 @@ pub(crate) fn validate(path: &Path) -> ExitCode {
     if let Some(Err(more)) = graph.as_ref().map(|g| g.validate(&registry)) {
         problems.0.extend(more.0);
     }
+    let warnings = graph.as_ref().map(Graph::warnings).unwrap_or_default();
+    print_warnings(path, &warnings);
     match graph {
         Some(graph) if problems.is_empty() => {
             println!(
-                "{}: ok ({} processes, {} connections, {} initial packets)",
+                "{}: ok ({} processes, {} connections, {} initial packets{})",
                 path.display(),
                 graph.processes.len(),
                 graph.connections.len(),
-                graph.initials.len()
+                graph.initials.len(),
+                match warnings.len() {
+                    0 => String::new(),
+                    1 => ", 1 warning".to_string(),
+                    n => format!(", {n} warnings"),
+                }
             );
             ExitCode::SUCCESS
         }
@@ -26,5 +34,13 @@ pub(crate) fn validate(path: &Path) -> ExitCode {
             eprint!("{}: {problems}", path.display());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints each warning on stderr as `PATH: warning: LOCATION: MESSAGE`. Warnings never
+/// change an exit code.
+pub(crate) fn print_warnings(path: &Path, warnings: &[Warning]) {
+    for warning in warnings {
+        eprintln!("{}: warning: {warning}", path.display());
     }
 }

@@ -68,10 +68,21 @@ impl Graph {
     }
 }
 
+/// How deeply arrays and objects may nest in a graph file: serde_json's parser refuses the
+/// next level (its recursion limit, which keeps a hostile file from overflowing the stack).
+pub(crate) const MAX_NESTING: usize = 127;
+
 fn syntax(err: &serde_json::Error) -> Problems {
     let full = err.to_string();
     let place = format!(" at line {} column {}", err.line(), err.column());
-    let message = full.strip_suffix(&place).unwrap_or(&full);
+    let mut message = full.strip_suffix(&place).unwrap_or(&full).to_string();
+    // serde_json names no more than its own limit; say what it means for a graph file.
+    if message == "recursion limit exceeded" {
+        message = format!(
+            "the graph nests arrays and objects deeper than the JSON parser's limit of \
+             {MAX_NESTING} levels (recursion limit exceeded); flatten the deepest value"
+        );
+    }
     let mut problems = Problems::default();
     let location = format!("line {}, column {}", err.line(), err.column());
     problems.push(ProblemKind::Syntax, location, message);

@@ -5,16 +5,19 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+mod cycles;
 mod load;
 mod problems;
 mod save;
 mod validate;
+mod warnings;
 
 #[cfg(test)]
 mod tests;
 
 pub use problems::{Problem, ProblemKind, Problems};
 pub(crate) use validate::{resolve, ResolvedKind};
+pub use warnings::{Warning, WarningKind};
 
 /// A graph of processes and connections.
 ///

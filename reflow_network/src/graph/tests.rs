@@ -217,6 +217,30 @@ fn empty_and_truncated_text_are_syntax_problems() {
     }
 }
 
+/// A graph whose `properties.deep` nests `levels` arrays, so that the file nests
+/// `levels + 2` arrays and objects in all; the arrays open on line 3.
+fn nested(levels: usize) -> String {
+    let deep = format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+    format!("{{\n  \"properties\": {{\n    \"deep\": {deep}\n  }}\n}}")
+}
+
+#[test]
+fn nesting_past_the_parser_limit_says_so_with_the_limit_and_where() {
+    use crate::graph::load::MAX_NESTING;
+    assert!(Graph::from_json_str(&nested(MAX_NESTING - 2)).is_ok());
+    let problems = problems(&nested(MAX_NESTING - 1));
+    assert_eq!(problems.len(), 1);
+    let problem = &problems.0[0];
+    assert_eq!(problem.kind, ProblemKind::Syntax);
+    // The first array opens at column 13; the one past the limit is the 126th.
+    assert_eq!(problem.location, format!("line 3, column {}", 13 + 125));
+    assert_eq!(
+        problem.message,
+        "the graph nests arrays and objects deeper than the JSON parser's limit of 127 \
+         levels (recursion limit exceeded); flatten the deepest value"
+    );
+}
+
 #[test]
 fn a_top_level_that_is_not_an_object_is_one_structure_problem() {
     for text in ["[]", "3", "\"graph\"", "null"] {

@@ -37,6 +37,9 @@ impl Graph {
     /// components (with the nearest known name), configurations the component rejects,
     /// unknown ports, connections to missing processes. Remote `actor@network` processes
     /// are resolved when the network starts, so their ports are not checked here.
+    ///
+    /// What is legal but risky, such as a cycle among processes, is not a problem: see
+    /// [`Graph::warnings`].
     pub fn validate(&self, registry: &Registry) -> Result<(), Problems> {
         resolve(self, registry).map(drop)
     }

@@ -229,9 +229,9 @@ impl Network {
     }
 
     /// Makes `process` reachable from outside the graph: once started,
-    /// [`RunningNetwork::injector`] gives an [`Injector`] into its inbox, and its inputs stay
-    /// open while one lives (an exported process without local inputs does not finish on
-    /// its own).
+    /// [`RunningNetwork::injector`] gives an [`Injector`](crate::Injector) into its inbox,
+    /// and its inputs stay open while one lives (an exported process without local inputs
+    /// does not finish on its own).
     pub fn export(&mut self, process: &str) -> Result<(), Error> {
         self.node_mut(process)?.exported = true;
         Ok(())

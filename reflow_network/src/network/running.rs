@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio::task::{Id, JoinError, JoinHandle, JoinSet};
+use tokio::task::{AbortHandle, Id, JoinError, JoinHandle, JoinSet};
 
 use crate::activity::Activity;
 use crate::actor::ActorResult;
+use crate::deadlock;
 use crate::edge::Packet;
 use crate::events::{Failure, NetworkEvent, Report};
 use crate::external::Injector;
@@ -20,6 +21,10 @@ use crate::process::{reached, Phase};
 pub(super) struct Supervised {
     pub(super) set: JoinSet<ActorResult>,
     pub(super) names: HashMap<Id, Arc<str>>,
+    /// Every process by index, as the activity numbers them.
+    pub(super) processes: Vec<(Arc<str>, AbortHandle)>,
+    /// Processes aborted because they were deadlocked, with the error to record.
+    pub(super) condemned: HashMap<Id, String>,
     pub(super) events: broadcast::Sender<NetworkEvent>,
     pub(super) activity: Arc<Activity>,
 }
@@ -155,6 +160,7 @@ async fn supervise(mut sup: Supervised, mut phase: watch::Receiver<Phase>) -> Re
                 Some(joined) => record(&mut sup, &mut report, joined),
                 None => break,
             },
+            () = sup.activity.suspected() => end_deadlocks(&mut sup).await,
             () = reached(&mut phase, Phase::Abort) => {
                 sup.set.abort_all();
                 while let Some(joined) = sup.set.join_next_with_id().await {
@@ -183,19 +189,100 @@ fn record(sup: &mut Supervised, report: &mut Report, joined: Result<(Id, ActorRe
         .names
         .remove(&id)
         .map_or_else(String::new, |n| n.to_string());
+    let condemned = sup.condemned.remove(&id);
     let event = match joined {
         Ok((_, Ok(()))) => {
             report.finished.push(process.clone());
             NetworkEvent::ProcessFinished { process }
         }
         Ok((_, Err(err))) => failed(report, process, err.to_string()),
-        Err(err) if err.is_cancelled() => {
-            report.aborted.push(process);
-            return;
-        }
+        Err(err) if err.is_cancelled() => match condemned {
+            Some(error) => {
+                report.deadlocked.push(process.clone());
+                failed(report, process, error)
+            }
+            None => {
+                report.aborted.push(process);
+                return;
+            }
+        },
         Err(err) => failed(report, process, panic_message(err)),
     };
     let _ = sup.events.send(event);
+}
+
+/// Confirms the cycles of blocked processes the activity suspects, reports them, and
+/// aborts their processes, which are then recorded as failed. Aborting one closes its inbox,
+/// which releases the processes blocked on it from outside the cycle.
+async fn end_deadlocks(sup: &mut Supervised) {
+    let cycles = confirmed_cycles(sup).await;
+    if cycles.is_empty() {
+        return;
+    }
+    let named: Vec<Vec<String>> = cycles
+        .iter()
+        .map(|cycle| cycle.iter().map(|&v| sup.name(v)).collect())
+        .collect();
+    tracing::debug!(cycles = ?named, "deadlock");
+    let _ = sup.events.send(NetworkEvent::Deadlock {
+        cycles: named.clone(),
+    });
+    for (cycle, names) in cycles.iter().zip(&named) {
+        for (at, &v) in cycle.iter().enumerate() {
+            if let Some((_, handle)) = sup.processes.get(v) {
+                sup.condemned.insert(handle.id(), deadlock_error(names, at));
+                handle.abort();
+            }
+        }
+    }
+}
+
+/// The cycles of blocked processes seen in two reads of the state words, with other tasks
+/// run in between (a wake-up in flight would show by then), leaving out those already
+/// being ended.
+async fn confirmed_cycles(sup: &Supervised) -> Vec<Vec<usize>> {
+    let first = sup.activity.snapshot();
+    let cycles = deadlock::cycles(&first);
+    if cycles.is_empty() {
+        return cycles;
+    }
+    tokio::task::yield_now().await;
+    let second = sup.activity.snapshot();
+    deadlock::unchanged(cycles, &first, &second)
+        .into_iter()
+        .filter(|cycle| !cycle.iter().any(|&v| sup.is_condemned(v)))
+        .collect()
+}
+
+impl Supervised {
+    fn name(&self, process: usize) -> String {
+        self.processes
+            .get(process)
+            .map_or_else(String::new, |(name, _)| name.to_string())
+    }
+
+    fn is_condemned(&self, process: usize) -> bool {
+        self.processes
+            .get(process)
+            .is_some_and(|(_, handle)| self.condemned.contains_key(&handle.id()))
+    }
+}
+
+/// The error of the process at `at` in the deadlocked `cycle`.
+fn deadlock_error(cycle: &[String], at: usize) -> String {
+    let path: Vec<&str> = cycle
+        .iter()
+        .chain(cycle.first())
+        .map(String::as_str)
+        .collect();
+    let path = path.join(" -> ");
+    match cycle.get((at + 1) % cycle.len()) {
+        Some(next) if cycle.len() > 1 => format!(
+            "deadlock: blocked sending into the full inbox of `{next}`, in a cycle of \
+             processes blocked on each other ({path})"
+        ),
+        _ => format!("deadlock: blocked sending into its own full inbox ({path})"),
+    }
 }
 
 fn failed(report: &mut Report, process: String, error: String) -> NetworkEvent {

@@ -16,6 +16,7 @@ use crate::events::NetworkEvent;
 use crate::external::Injector;
 use crate::instances::Instances;
 use crate::process::{inport_names, Phase, ProcessIo};
+use crate::stall::Stall;
 
 /// Index of a port in its process's port list. Ports were checked when connections and
 /// IIPs were added, so the lookup cannot miss; a miss maps to port 0 rather than panic.
@@ -51,6 +52,7 @@ fn plumb(net: &mut Network) -> (Plumbing, Vec<mpsc::Receiver<Packet>>) {
         let edge = Edge {
             tx: senders[tgt].clone(),
             port: index_of(&nodes[tgt].ports.inports, &to.port),
+            target: u32::try_from(tgt).unwrap_or(u32::MAX),
         };
         let out = index_of(&nodes[src].ports.outports, &from.port);
         outports[src][usize::from(out)].edges.push(edge);
@@ -88,6 +90,7 @@ pub(super) fn start(mut net: Network) -> RunningNetwork {
     let (phase_tx, phase_rx) = watch::channel(Phase::Running);
     let mut set = JoinSet::new();
     let mut task_names = HashMap::new();
+    let mut processes = Vec::with_capacity(names.len());
     let parts = net
         .nodes
         .into_iter()
@@ -95,7 +98,7 @@ pub(super) fn start(mut net: Network) -> RunningNetwork {
         .zip(outports)
         .zip(iips)
         .zip(has_input);
-    for ((((node, inbox), outs), initials), has_input) in parts {
+    for (index, ((((node, inbox), outs), initials), has_input)) in parts.enumerate() {
         let NodeEntry {
             name,
             actor,
@@ -107,7 +110,12 @@ pub(super) fn start(mut net: Network) -> RunningNetwork {
             inports: inport_names(&ports),
             inbox,
             initials,
-            ctx: Context::new(name.clone(), outs, tap),
+            ctx: Context::new(
+                name.clone(),
+                outs,
+                tap,
+                Some(Stall::new(activity.clone(), index)),
+            ),
             is_source: !has_input,
             phase: phase_rx.clone(),
             activity: activity.clone(),
@@ -116,11 +124,14 @@ pub(super) fn start(mut net: Network) -> RunningNetwork {
             process: name.to_string(),
         });
         let handle = set.spawn(actor.run(io));
-        task_names.insert(handle.id(), name);
+        task_names.insert(handle.id(), name.clone());
+        processes.push((name, handle));
     }
     let supervised = Supervised {
         set,
         names: task_names,
+        processes,
+        condemned: HashMap::new(),
         events: net.events.clone(),
         activity,
     };
