@@ -85,10 +85,16 @@ impl Hub {
             }
             None => (export.injector, origin, Some(served.credit.clone())),
         };
+        let finished = served.own.as_ref().map(|own| own.task.clone());
         self.served.lock().insert(origin, served);
         self.served_by_remote
             .lock()
             .insert((link.id, remote), origin);
+        // An instance that failed as it started has ended its session already (and found
+        // nothing to forget): forget it now.
+        if finished.is_some_and(|task| task.is_finished()) {
+            self.forget_served(origin);
+        }
         Some(feed)
     }
 
