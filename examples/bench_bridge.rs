@@ -1,127 +1,65 @@
-//! Bridge throughput and latency: two instances in one process over WebSocket on 127.0.0.1,
-//! beside raw tokio-tungstenite on the same loopback, in the same run.
+//! Bridge throughput, CPU and latency: two instances in one process over WebSocket on
+//! 127.0.0.1, beside raw tokio-tungstenite on the same loopback and a local hop, in the same
+//! run.
 //!
 //! - One way: MESSAGES `Message::Integer`s from a local `Range` into `sink@bench`, a counting
 //!   actor exported by the other instance, which sends its count back once all have arrived.
-//!   Baselines: one binary message per item sent with `send` (a flush each); `feed` with a
-//!   flush every 100; 100 items packed in one binary message.
+//!   The fair baseline, which the targets use: a client task builds the same `Data` frames
+//!   (actor, port, origin, payload, trace), encodes them in the bridge's envelope and format,
+//!   256 per binary message, the most the bridge's writer packs in one; a server task decodes
+//!   every frame. The same with 100 frames per message, about the bridge's mean here. Kept
+//!   from earlier runs: one 16-byte binary message per item sent with `send` (a flush each);
+//!   `feed` with a flush every 100; 100 16-byte items packed in one binary message. And a
+//!   local hop: `Range -> Forward -> sink` in one network.
+//! - CPU: the time every thread of the process ran during each run, per message.
+//! - Before timing, the baseline's encoding is checked against the bridge's: the test vector
+//!   of the bridge's codec, and the bytes of a real link recorded through a TCP relay.
 //! - Round trip: a local `Ping` sends one message to `echo@bench` (a `Forward`) and waits
 //!   for it to come back before sending the next. Baseline: a client that sends one binary
 //!   message and waits for the server to echo it.
+//!
+//! Prints the targets of issue 12, item 6: one way at least 0.3x the fair raw baseline, and
+//! the CPU per message across the bridge at most 2x a local hop.
 //!
 //! Run with `cargo run --release --example bench_bridge [-- MESSAGES [ROUND_TRIPS [ROUNDS
 //! [WORKERS]]]]` (defaults 1,000,000, 10,000, 3, one tokio worker per core).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::sync::atomic::{AtomicI64, Ordering};
+#[path = "bench_bridge/actors.rs"]
+mod actors;
+#[path = "bench_bridge/inspect.rs"]
+mod inspect;
+#[path = "bench_bridge/measure.rs"]
+mod measure;
+#[path = "bench_bridge/raw.rs"]
+mod raw;
+#[path = "bench_bridge/wire.rs"]
+mod wire;
+
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use reflow::actors::Forward;
 use reflow::bridge::{DistributedConfig, DistributedNetwork};
-use reflow::{Actor, ActorResult, Component, ComponentInfo, ConfigError, Context, Message, Ports};
-use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::WebSocketStream;
+use reflow::{Component, Network, Ports};
+use serde_json::json;
+
+use actors::{record_count, CountSink, Ping};
+use inspect::{Received, Relay};
+use measure::{Meter, Sample};
+use raw::Raw;
 
 const TOKEN: &str = "bench-shared-token";
-/// Bytes per item in the raw baselines: about what one `Data` frame of an integer takes.
-const ITEM: usize = 16;
-/// Items per flush (feed) or per binary message (packed) in the raw baselines.
-const GROUP: usize = 100;
-
-/// Counts messages on `in`; sends the count on `out` once it reaches `expect`, or when its
-/// input ends. An exported actor's input ends only when its instance stops (a remote
-/// session's end is not an end of input), hence `expect`.
-#[derive(Default)]
-struct CountSink {
-    count: i64,
-    expect: Option<i64>,
-}
-
-impl Actor for CountSink {
-    async fn on_message(&mut self, _port: &str, _msg: Message, ctx: &mut Context) -> ActorResult {
-        self.count += 1;
-        if Some(self.count) == self.expect {
-            ctx.send("out", Message::Integer(self.count)).await?;
-        }
-        Ok(())
-    }
-
-    async fn on_end(&mut self, ctx: &mut Context) -> ActorResult {
-        if self.expect != Some(self.count) {
-            ctx.send("out", Message::Integer(self.count)).await?;
-        }
-        Ok(())
-    }
-}
-
-impl Component for CountSink {
-    fn info() -> ComponentInfo {
-        ComponentInfo::new(
-            "CountSink",
-            "Counts messages and sends the count.",
-            Ports::new(["in"], ["out"]),
-        )
-    }
-
-    fn from_config(config: &Value) -> Result<Self, ConfigError> {
-        let expect = config.get("expect").and_then(Value::as_i64);
-        Ok(CountSink { count: 0, expect })
-    }
-}
-
-/// Keeps the last integer it receives.
-struct Recorder(Arc<AtomicI64>);
-
-impl Actor for Recorder {
-    async fn on_message(&mut self, _port: &str, msg: Message, _ctx: &mut Context) -> ActorResult {
-        if let Some(v) = msg.as_i64() {
-            self.0.store(v, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-}
-
-/// Sends one message on `out`, waits for one on `in`, records the round trip, `left` times;
-/// hands its samples over when it stops.
-struct Ping {
-    left: usize,
-    sent: Instant,
-    rtts: Vec<Duration>,
-    out: Arc<Mutex<Vec<Duration>>>,
-}
-
-impl Ping {
-    async fn fire(&mut self, ctx: &mut Context) -> ActorResult {
-        self.sent = Instant::now();
-        ctx.send("out", Message::Integer(self.left as i64)).await
-    }
-}
-
-impl Actor for Ping {
-    async fn on_start(&mut self, ctx: &mut Context) -> ActorResult {
-        self.fire(ctx).await
-    }
-
-    async fn on_message(&mut self, _port: &str, _msg: Message, ctx: &mut Context) -> ActorResult {
-        self.rtts.push(self.sent.elapsed());
-        self.left -= 1;
-        if self.left == 0 {
-            ctx.stop();
-            return Ok(());
-        }
-        self.fire(ctx).await
-    }
-
-    async fn on_stop(&mut self, _ctx: &mut Context) -> ActorResult {
-        self.out.lock().append(&mut self.rtts);
-        Ok(())
-    }
-}
+/// Issue 12, item 6: one way across the bridge at least this fraction of the fair baseline.
+const ONE_WAY_TARGET: f64 = 0.3;
+/// Issue 12, item 6: CPU per message across the bridge at most this multiple of a local hop.
+const CPU_TARGET: f64 = 2.0;
+/// Messages of the recorded link that checks the encoding.
+const CHECK_MESSAGES: i64 = 20_000;
+/// The exported counting sink: the fair baseline's frames name the same actor.
+const ACTOR_NAME: &str = raw::ACTOR;
 
 fn config(network: &str, bind: bool) -> DistributedConfig {
     let mut config = DistributedConfig::new(network);
@@ -149,47 +87,90 @@ async fn user_of(addr: &str, actor: &str) -> (DistributedNetwork, String) {
     (dn, name)
 }
 
-/// Runs `a` until its network completes; returns how long that took from `start`.
-async fn run_until_complete(a: &mut DistributedNetwork) -> Duration {
-    let started = Instant::now();
+/// Runs `a` until its network completes; wall and CPU time from `start`.
+async fn run_until_complete(a: &mut DistributedNetwork) -> Sample {
+    let meter = Meter::start();
     a.start().await.unwrap();
     let report = a.wait().await;
-    let elapsed = started.elapsed();
+    let sample = meter.stop();
     assert!(report.is_success(), "{report:?}");
-    elapsed
+    sample
 }
 
-async fn reflow_one_way(n: i64) -> Duration {
+/// The one-way run across the bridge: instance `bench` exports the counting sink; instance
+/// `producer` feeds it from a `Range` and records the count that comes back.
+struct OneWay {
+    n: i64,
+    bench: DistributedNetwork,
+    /// Where `bench` listens.
+    addr: String,
+}
+
+/// What a one-way run across the bridge measured.
+struct BridgeRun {
+    sample: Sample,
+    /// What `bench` counted on its link.
+    received: Option<Received>,
+}
+
+impl OneWay {
+    async fn new(n: i64) -> OneWay {
+        let sink = CountSink {
+            count: 0,
+            expect: Some(n),
+        };
+        let (bench, addr) = exporter(ACTOR_NAME, sink).await;
+        OneWay { n, bench, addr }
+    }
+
+    /// Links `producer` to `bench` through `dial` (its address, or a relay's), runs until
+    /// the count has come back, then shuts both down.
+    async fn run(self, dial: &str) -> BridgeRun {
+        let (mut a, remote) = user_of(dial, ACTOR_NAME).await;
+        let net = a.network_mut().unwrap();
+        net.add_node("numbers", "Range", json!({ "end": self.n }))
+            .unwrap();
+        net.add_connection(("numbers", "out"), (remote.as_str(), "in"))
+            .unwrap();
+        let count = record_count(net, &remote);
+        let sample = run_until_complete(&mut a).await;
+        assert_eq!(count.load(Ordering::Relaxed), self.n, "the count came back");
+        let received = inspect::received(&self.addr).await;
+        a.shutdown().await;
+        self.bench.shutdown().await;
+        BridgeRun { sample, received }
+    }
+}
+
+async fn bridge_one_way(n: i64) -> BridgeRun {
+    let one_way = OneWay::new(n).await;
+    let addr = one_way.addr.clone();
+    one_way.run(&addr).await
+}
+
+/// A local hop: `Range -> Forward -> sink` in one network, the sink sending its count on.
+async fn local_hop(n: i64) -> Sample {
+    let mut net = Network::new(reflow::actors::registry());
+    net.add_node("numbers", "Range", json!({ "end": n }))
+        .unwrap();
+    net.add_node("forward", "Forward", json!(null)).unwrap();
     let sink = CountSink {
         count: 0,
         expect: Some(n),
     };
-    let (b, addr) = exporter("sink", sink).await;
-    let (mut a, remote) = user_of(&addr, "sink").await;
-    let count = Arc::new(AtomicI64::new(-1));
-    let net = a.network_mut().unwrap();
-    net.add_node("numbers", "Range", json!({ "end": n }))
+    net.add_actor("sink", sink, Ports::new(["in"], ["out"]))
         .unwrap();
-    net.add_connection(("numbers", "out"), (remote.as_str(), "in"))
+    net.add_connection(("numbers", "out"), ("forward", "in"))
         .unwrap();
-    let recorder = Recorder(count.clone());
-    net.add_actor(
-        "recorder",
-        recorder,
-        Ports::new(["in"], Vec::<String>::new()),
-    )
-    .unwrap();
-    net.add_connection((remote.as_str(), "out"), ("recorder", "in"))
+    net.add_connection(("forward", "out"), ("sink", "in"))
         .unwrap();
-    let elapsed = run_until_complete(&mut a).await;
-    assert_eq!(
-        count.load(Ordering::Relaxed),
-        n,
-        "the sink's count came back"
-    );
-    a.shutdown().await;
-    b.shutdown().await;
-    elapsed
+    let count = record_count(&mut net, "sink");
+    let meter = Meter::start();
+    let report = net.start().unwrap().wait().await;
+    let sample = meter.stop();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(count.load(Ordering::Relaxed), n, "the count came out");
+    sample
 }
 
 async fn reflow_rtt(k: usize) -> Vec<Duration> {
@@ -217,133 +198,175 @@ async fn reflow_rtt(k: usize) -> Vec<Duration> {
     samples
 }
 
-type Ws = WebSocketStream<TcpStream>;
-
-/// A connected client and server WebSocket on 127.0.0.1, `TCP_NODELAY` on both ends.
-async fn ws_pair() -> (Ws, Ws) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        tcp.set_nodelay(true).unwrap();
-        tokio_tungstenite::accept_async(tcp).await.unwrap()
-    });
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.set_nodelay(true).unwrap();
-    let (client, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), tcp)
-        .await
-        .unwrap();
-    (client, server.await.unwrap())
+/// Checks the fair baseline's encoding against the bridge's, before anything is timed: the
+/// bridge codec's test vector, then a real link of `n` messages recorded through a relay.
+async fn check_codec(n: i64) {
+    let golden = wire::golden_bytes_match_the_bridge();
+    println!(
+        "codec: the bridge codec's test vector, and payloads of every kind read back: {}",
+        if golden { "ok" } else { "MISMATCH" }
+    );
+    let one_way = OneWay::new(n).await;
+    let relay = Relay::start(one_way.addr.clone()).await;
+    one_way.run(&relay.addr).await;
+    let found = inspect::compare(&relay.recorded());
+    println!(
+        "codec: a recorded bridge link of {n} messages: {} binary messages from its client, {} \
+         held only Data frames ({} frames, {} with the baseline's actor, port and an integer \
+         payload); {} of them encoded again byte for byte",
+        found.messages, found.data_messages, found.frames, found.same_fields, found.identical
+    );
+    let ours = frame_bytes(&raw::data_frame(0));
+    println!(
+        "codec: first Data frame the bridge sent, {} bytes: {}; the baseline's first: {}",
+        found.first_frame.len(),
+        hex(&found.first_frame),
+        if ours == found.first_frame {
+            "the same bytes"
+        } else {
+            "DIFFERENT"
+        },
+    );
 }
 
-/// How the raw sender writes its items.
-#[derive(Clone, Copy)]
-enum Raw {
-    /// One binary message per item, each sent (and so flushed) on its own.
-    Unbatched,
-    /// One binary message per item, flushed every `GROUP`.
-    Feed,
-    /// `GROUP` items in one binary message.
-    Packed,
+/// The bytes of `frame` in an envelope, without the envelope's own two.
+fn frame_bytes(frame: &wire::DataFrame) -> Vec<u8> {
+    let mut buf = Vec::new();
+    wire::encode_batch(std::slice::from_ref(frame), &mut buf);
+    buf.split_off(2)
 }
 
-/// Appends item `i`: the integer and padding up to `ITEM` bytes.
-fn put_item(buf: &mut Vec<u8>, i: i64) {
-    buf.extend_from_slice(&i.to_le_bytes());
-    buf.resize(buf.len() + ITEM - 8, 0);
+fn hex(bytes: &[u8]) -> String {
+    let bytes: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    bytes.join(" ")
 }
 
-fn item(i: i64) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(ITEM);
-    put_item(&mut bytes, i);
-    bytes
+/// The figures of every one-way setup: of one round, or the best of each over several.
+struct OneWayRun {
+    /// In the order of `Raw::ALL`.
+    raw: [Sample; Raw::ALL.len()],
+    bridge: Sample,
+    local: Sample,
+    /// What the receiving instance counted, summed over the rounds.
+    received: Option<Received>,
 }
 
-async fn raw_send(ws: &mut Ws, n: i64, mode: Raw) {
-    let group = GROUP as i64;
-    match mode {
-        Raw::Unbatched => {
-            for i in 0..n {
-                ws.send(WsMessage::binary(item(i))).await.unwrap();
-            }
+impl OneWayRun {
+    fn fair(&self) -> Sample {
+        let fair = Raw::ALL.iter().position(|&mode| mode == Raw::FAIR);
+        self.raw[fair.unwrap()]
+    }
+
+    /// The best of each setup of two runs; the link counters added up.
+    fn best(self, other: OneWayRun) -> OneWayRun {
+        let mut raw = self.raw;
+        for (ours, theirs) in raw.iter_mut().zip(other.raw) {
+            *ours = ours.best(theirs);
         }
-        Raw::Feed => {
-            for i in 0..n {
-                ws.feed(WsMessage::binary(item(i))).await.unwrap();
-                if (i + 1) % group == 0 {
-                    ws.flush().await.unwrap();
-                }
-            }
-            ws.flush().await.unwrap();
-        }
-        Raw::Packed => {
-            for start in (0..n).step_by(GROUP) {
-                let mut packed = Vec::with_capacity(GROUP * ITEM);
-                for i in start..(start + group).min(n) {
-                    put_item(&mut packed, i);
-                }
-                ws.send(WsMessage::binary(packed)).await.unwrap();
-            }
+        let received = self.received.zip(other.received).map(|(a, b)| a.add(b));
+        OneWayRun {
+            raw,
+            bridge: self.bridge.best(other.bridge),
+            local: self.local.best(other.local),
+            received,
         }
     }
 }
 
-/// Reads until `n` items have arrived.
-async fn raw_count(mut ws: Ws, n: i64) -> Ws {
-    let mut count = 0;
-    while count < n {
-        match ws.next().await.unwrap().unwrap() {
-            WsMessage::Binary(bytes) => count += (bytes.len() / ITEM) as i64,
-            other => panic!("unexpected {other:?}"),
+/// Runs every one-way setup `rounds` times, alternating them.
+async fn one_way(n: i64, rounds: usize) -> OneWayRun {
+    let mut all: Vec<OneWayRun> = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let mut raw = Vec::with_capacity(Raw::ALL.len());
+        for mode in Raw::ALL {
+            raw.push(raw::one_way(n, mode).await);
         }
+        let bridge = bridge_one_way(n).await;
+        all.push(OneWayRun {
+            raw: raw.try_into().unwrap(),
+            bridge: bridge.sample,
+            local: local_hop(n).await,
+            received: bridge.received,
+        });
     }
-    ws
+    all.into_iter().reduce(OneWayRun::best).unwrap()
 }
 
-/// Sends `n` items from client to server; time from the first send until the server has
-/// counted them all. Both ends run as tasks, like reflow's processes.
-async fn raw_one_way(n: i64, mode: Raw) -> Duration {
-    let (mut client, server) = ws_pair().await;
-    tokio::spawn(async move {
-        let started = Instant::now();
-        let receiver = tokio::spawn(raw_count(server, n));
-        raw_send(&mut client, n, mode).await;
-        let _server = receiver.await.unwrap();
-        started.elapsed()
-    })
-    .await
-    .unwrap()
+fn print_one_way(n: i64, rounds: usize, best: &OneWayRun) {
+    println!("one way: {n} messages, best of {rounds} rounds; CPU: all threads of the process");
+    println!(
+        "  {:<40} {:>12} {:>12} {:>12} {:>12}",
+        "setup", "msgs/s", "CPU ns/msg", "rate br/this", "CPU br/this"
+    );
+    let rows = Raw::ALL
+        .iter()
+        .map(|mode| mode.label())
+        .zip(best.raw)
+        .chain([
+            ("bridge Range -> sink@bench".into(), best.bridge),
+            ("local Range -> Forward -> sink".into(), best.local),
+        ]);
+    for (label, sample) in rows {
+        print_row(n, &label, sample, best.bridge);
+    }
+    if let Some(received) = best.received {
+        print_received(received);
+    }
 }
 
-/// `k` round trips: the client sends one item, the server echoes it back.
-async fn raw_rtt(k: usize) -> Vec<Duration> {
-    let (mut client, mut server) = ws_pair().await;
-    tokio::spawn(async move {
-        while let Some(Ok(msg)) = server.next().await {
-            if msg.is_binary() && server.send(msg).await.is_err() {
-                break;
-            }
-        }
-    });
-    tokio::spawn(async move {
-        let mut rtts = Vec::with_capacity(k);
-        for i in 0..k {
-            let sent = Instant::now();
-            client
-                .send(WsMessage::binary(item(i as i64)))
-                .await
-                .unwrap();
-            client.next().await.unwrap().unwrap();
-            rtts.push(sent.elapsed());
-        }
-        rtts
-    })
-    .await
-    .unwrap()
+fn print_row(n: i64, label: &str, sample: Sample, bridge: Sample) {
+    let cpu = |s: Sample| s.cpu_ns(n).unwrap_or(f64::NAN);
+    println!(
+        "  {label:<40} {:>12.0} {:>12.0} {:>12.3} {:>12.2}",
+        sample.rate(n),
+        cpu(sample),
+        bridge.rate(n) / sample.rate(n),
+        cpu(bridge) / cpu(sample),
+    );
 }
 
-fn rate(n: i64, d: Duration) -> f64 {
-    n as f64 / d.as_secs_f64()
+fn print_received(received: Received) {
+    let per_message = received.frames as f64 / received.messages.max(1) as f64;
+    let per_frame = received.bytes as f64 / received.frames.max(1) as f64;
+    println!(
+        "  bridge link, all rounds: {} frames in {} WebSocket messages, {per_message:.1} frames \
+         and {:.0} bytes per message, {per_frame:.2} bytes per frame (fair baseline: {} frames, \
+         {} bytes per frame)",
+        received.frames,
+        received.messages,
+        received.bytes as f64 / received.messages.max(1) as f64,
+        raw::FRAMES_PER_MESSAGE,
+        frame_bytes(&raw::data_frame(500_000)).len(),
+    );
+}
+
+fn print_targets(n: i64, best: &OneWayRun) {
+    let rate = best.bridge.rate(n) / best.fair().rate(n);
+    let cpu = best
+        .bridge
+        .cpu_ns(n)
+        .zip(best.local.cpu_ns(n))
+        .map(|(bridge, local)| bridge / local);
+    println!("targets (issue 12, item 6):");
+    println!(
+        "  one way, bridge / fair raw baseline >= {ONE_WAY_TARGET:.2}: {rate:>6.3}  {}",
+        verdict(rate >= ONE_WAY_TARGET)
+    );
+    match cpu {
+        Some(cpu) => println!(
+            "  CPU per message, bridge / local hop <= {CPU_TARGET:.2}: {cpu:>6.2}  {}",
+            verdict(cpu <= CPU_TARGET)
+        ),
+        None => println!("  CPU per message: /proc/self/task unreadable, not measured"),
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "not met"
+    }
 }
 
 /// The `p`-quantile (0..=1) of `samples`, in microseconds.
@@ -353,46 +376,10 @@ fn quantile_us(samples: &mut [Duration], p: f64) -> f64 {
     samples[ix].as_secs_f64() * 1e6
 }
 
-/// Best time of each one-way setup over `rounds`, in the order raw unbatched, raw feed, raw
-/// packed, reflow.
-async fn one_way(n: i64, rounds: usize) -> [Duration; 4] {
-    let mut best = [Duration::MAX; 4];
-    for _ in 0..rounds {
-        let times = [
-            raw_one_way(n, Raw::Unbatched).await,
-            raw_one_way(n, Raw::Feed).await,
-            raw_one_way(n, Raw::Packed).await,
-            reflow_one_way(n).await,
-        ];
-        for (b, t) in best.iter_mut().zip(times) {
-            *b = (*b).min(t);
-        }
-    }
-    best
-}
-
-fn print_one_way(n: i64, rounds: usize, [unbatched, feed, packed, ours]: [Duration; 4]) {
-    println!("one way: {n} small messages, best of {rounds} rounds");
-    let ours = rate(n, ours);
-    let rows = [
-        ("raw ws, send (flush) per message", unbatched),
-        ("raw ws, feed + flush every 100", feed),
-        ("raw ws, 100 items per message", packed),
-    ];
-    for (label, time) in rows {
-        let raw = rate(n, time);
-        println!(
-            "  {label:<34} {raw:>12.0} msgs/s   reflow/raw {:>6.2}",
-            ours / raw
-        );
-    }
-    println!("  {:<34} {ours:>12.0} msgs/s", "reflow Range -> sink@bench");
-}
-
 async fn round_trips(k: usize, rounds: usize) {
     let (mut raw, mut ours) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        raw.extend(raw_rtt(k).await);
+        raw.extend(raw::rtt(k).await);
         ours.extend(reflow_rtt(k).await);
     }
     println!("round trip: {k} per round, {rounds} rounds pooled");
@@ -441,8 +428,10 @@ fn main() {
     runtime.worker_threads(workers);
     let runtime = runtime.enable_all().build().unwrap();
     runtime.block_on(async {
+        check_codec(CHECK_MESSAGES.min(args.messages)).await;
         let best = one_way(args.messages, args.rounds).await;
-        print_one_way(args.messages, args.rounds, best);
+        print_one_way(args.messages, args.rounds, &best);
+        print_targets(args.messages, &best);
         round_trips(args.round_trips, args.rounds).await;
     });
 }
