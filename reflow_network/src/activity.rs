@@ -34,6 +34,9 @@ pub(crate) struct Activity {
     /// The generation last reported idle.
     reported: AtomicU64,
     inboxes: Vec<mpsc::WeakSender<Packet>>,
+    /// Where the last idle check found a message waiting: the next one looks there first,
+    /// so that a message passing down a long chain costs a step per hop, not a scan.
+    scan_from: AtomicUsize,
     events: broadcast::Sender<NetworkEvent>,
 }
 
@@ -62,6 +65,7 @@ impl Activity {
             generation: AtomicU64::new(0),
             reported: AtomicU64::new(u64::MAX),
             inboxes,
+            scan_from: AtomicUsize::new(0),
             events,
         }
     }
@@ -177,8 +181,24 @@ impl Activity {
         let live = self.live.load(Ordering::Acquire);
         live > 0
             && self.parked.load(Ordering::Acquire) == live
-            && self.inboxes.iter().all(is_empty)
+            && self.all_inboxes_empty()
             && self.generation.load(Ordering::Acquire) == generation
+    }
+
+    /// Whether every inbox is empty, looking first where a message waited last time.
+    fn all_inboxes_empty(&self) -> bool {
+        let n = self.inboxes.len();
+        let start = self.scan_from.load(Ordering::Relaxed);
+        let waiting = (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&i| !is_empty(&self.inboxes[i]));
+        match waiting {
+            Some(i) => {
+                self.scan_from.store(i, Ordering::Relaxed);
+                false
+            }
+            None => true,
+        }
     }
 }
 

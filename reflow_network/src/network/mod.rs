@@ -1,6 +1,7 @@
 //! Building a network: processes, connections and IIPs, by API or from a graph. Starting it
 //! wires one bounded inbox per process and spawns one task per process.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ use crate::registry::Registry;
 use crate::remote::RemoteResolver;
 
 mod running;
+#[cfg(test)]
+mod tests;
 mod wiring;
 
 pub use running::RunningNetwork;
@@ -54,6 +57,15 @@ pub(crate) struct NodeEntry {
     pub(crate) recipe: Option<Recipe>,
 }
 
+/// Where a checked port is: the process's index in the network and the port's index in
+/// its inport or outport list. Connections and IIPs are kept this way, so that starting a
+/// network looks nothing up by name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PortIndex {
+    pub(crate) node: usize,
+    pub(crate) port: u16,
+}
+
 /// A network being built. [`start`](Self::start) runs it.
 ///
 /// ```
@@ -78,8 +90,11 @@ pub struct Network {
     registry: Arc<Registry>,
     resolver: Option<Arc<dyn RemoteResolver>>,
     nodes: Vec<NodeEntry>,
-    connections: Vec<(PortRef, PortRef)>,
-    initials: Vec<(PortRef, Message)>,
+    /// Index of every process in `nodes`, so that adding a process or a connection costs
+    /// the same in a network of a million processes as in one of ten.
+    by_name: HashMap<Arc<str>, usize>,
+    connections: Vec<(PortIndex, PortIndex)>,
+    initials: Vec<(PortIndex, Message)>,
     events: broadcast::Sender<NetworkEvent>,
 }
 
@@ -108,6 +123,7 @@ impl Network {
             registry: registry.into(),
             resolver: None,
             nodes: Vec::new(),
+            by_name: HashMap::new(),
             connections: Vec::new(),
             initials: Vec::new(),
             events: broadcast::channel(4096).0,
@@ -199,8 +215,8 @@ impl Network {
         to: impl Into<PortRef>,
     ) -> Result<(), Error> {
         let (from, to) = (from.into(), to.into());
-        self.check_port(&from, false)?;
-        self.check_port(&to, true)?;
+        let from = self.check_port(&from, false)?;
+        let to = self.check_port(&to, true)?;
         self.connections.push((from, to));
         Ok(())
     }
@@ -211,8 +227,7 @@ impl Network {
         to: impl Into<PortRef>,
         msg: impl Into<Message>,
     ) -> Result<(), Error> {
-        let to = to.into();
-        self.check_port(&to, true)?;
+        let to = self.check_port(&to.into(), true)?;
         self.initials.push((to, msg.into()));
         Ok(())
     }
@@ -255,16 +270,14 @@ impl Network {
 
     /// The ports of `process`.
     pub fn ports(&self, process: &str) -> Option<&Ports> {
-        self.nodes
-            .iter()
-            .find(|n| &*n.name == process)
-            .map(|n| &n.ports)
+        let ix = *self.by_name.get(process)?;
+        self.nodes.get(ix).map(|n| &n.ports)
     }
 
     fn node_mut(&mut self, process: &str) -> Result<&mut NodeEntry, Error> {
-        self.nodes
-            .iter_mut()
-            .find(|n| &*n.name == process)
+        self.by_name
+            .get(process)
+            .and_then(|&ix| self.nodes.get_mut(ix))
             .ok_or_else(|| Error::UnknownProcess(process.to_string()))
     }
 
@@ -299,11 +312,13 @@ impl Network {
         ports: Ports,
         recipe: Option<Recipe>,
     ) -> Result<(), Error> {
-        if self.nodes.iter().any(|n| &*n.name == name) {
+        if self.by_name.contains_key(name) {
             return Err(Error::DuplicateProcess(name.to_string()));
         }
+        let name: Arc<str> = name.into();
+        self.by_name.insert(name.clone(), self.nodes.len());
         self.nodes.push(NodeEntry {
-            name: name.into(),
+            name,
             actor,
             ports,
             exported: false,
@@ -313,19 +328,24 @@ impl Network {
         Ok(())
     }
 
-    fn check_port(&self, at: &PortRef, inport: bool) -> Result<(), Error> {
-        let node = self
-            .nodes
-            .iter()
-            .find(|n| *n.name == at.process)
+    /// Where the port `at` is, or why it does not exist. The port list is searched, but it
+    /// belongs to one process and does not grow with the network.
+    fn check_port(&self, at: &PortRef, inport: bool) -> Result<PortIndex, Error> {
+        let (node, entry) = self
+            .by_name
+            .get(at.process.as_str())
+            .and_then(|&ix| Some((ix, self.nodes.get(ix)?)))
             .ok_or_else(|| Error::UnknownProcess(at.process.clone()))?;
         let list = if inport {
-            &node.ports.inports
+            &entry.ports.inports
         } else {
-            &node.ports.outports
+            &entry.ports.outports
         };
-        if list.contains(&at.port) {
-            return Ok(());
+        if let Some(ix) = list.iter().position(|p| *p == at.port) {
+            // More than 65,535 ports on one process: the last index stands for the rest,
+            // as it always has.
+            let port = u16::try_from(ix).unwrap_or(u16::MAX);
+            return Ok(PortIndex { node, port });
         }
         Err(Error::UnknownPort {
             process: at.process.clone(),

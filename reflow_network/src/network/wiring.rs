@@ -1,7 +1,7 @@
 //! Turns a built network into running tasks: one bounded inbox per process, one edge per
 //! connection, IIPs queued ahead of everything else, injectors for exported processes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
@@ -15,15 +15,8 @@ use crate::edge::{Edge, OutPort, Packet};
 use crate::events::NetworkEvent;
 use crate::external::Injector;
 use crate::instances::Instances;
-use crate::process::{inport_names, Phase, ProcessIo};
+use crate::process::{BoxedActor, Phase, ProcessIo};
 use crate::stall::Stall;
-
-/// Index of a port in its process's port list. Ports were checked when connections and
-/// IIPs were added, so the lookup cannot miss; a miss maps to port 0 rather than panic.
-fn index_of(list: &[String], port: &str) -> u16 {
-    let ix = list.iter().position(|p| p == port).unwrap_or(0);
-    u16::try_from(ix).unwrap_or(u16::MAX)
-}
 
 /// Per-process plumbing, indexed like the network's nodes.
 struct Plumbing {
@@ -33,35 +26,61 @@ struct Plumbing {
     has_input: Vec<bool>,
 }
 
-fn plumb(net: &mut Network) -> (Plumbing, Vec<mpsc::Receiver<Packet>>) {
+/// One shared copy of each port name, and of each list of inports. Most processes of a
+/// large network have the same few ports (`in`, `out`), and every process keeps its port
+/// names for its whole run.
+#[derive(Default)]
+struct PortNames {
+    names: HashSet<Arc<str>>,
+    inports: HashMap<Vec<String>, Arc<[Arc<str>]>>,
+}
+
+impl PortNames {
+    fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.names.get(name) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.names.insert(shared.clone());
+        shared
+    }
+
+    fn inports(&mut self, list: &[String]) -> Arc<[Arc<str>]> {
+        if let Some(shared) = self.inports.get(list) {
+            return shared.clone();
+        }
+        let shared: Arc<[Arc<str>]> = list.iter().map(|name| self.get(name)).collect();
+        self.inports.insert(list.to_vec(), shared.clone());
+        shared
+    }
+}
+
+/// Inboxes and edges from the connections and IIPs, which hold process and port indices
+/// checked when they were added: nothing is looked up by name here.
+fn plumb(net: &mut Network, names: &mut PortNames) -> (Plumbing, Vec<mpsc::Receiver<Packet>>) {
     let nodes = &net.nodes;
-    let by_name: HashMap<&str, usize> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (&*n.name, i))
-        .collect();
     let (senders, receivers): (Vec<_>, Vec<_>) = nodes
         .iter()
         .map(|_| mpsc::channel::<Packet>(net.config.capacity))
         .unzip();
-    let mut outports: Vec<Vec<OutPort>> = nodes.iter().map(empty_outports).collect();
+    let mut outports: Vec<Vec<OutPort>> = nodes.iter().map(|n| empty_outports(n, names)).collect();
     let mut has_input: Vec<bool> = nodes.iter().map(|n| n.exported).collect();
-    for (from, to) in &net.connections {
-        let (src, tgt) = (by_name[from.process.as_str()], by_name[to.process.as_str()]);
-        has_input[tgt] = true;
+    for &(from, to) in &net.connections {
+        has_input[to.node] = true;
         let edge = Edge {
-            tx: senders[tgt].clone(),
-            port: index_of(&nodes[tgt].ports.inports, &to.port),
-            target: u32::try_from(tgt).unwrap_or(u32::MAX),
+            tx: senders[to.node].clone(),
+            port: to.port,
+            target: u32::try_from(to.node).unwrap_or(u32::MAX),
         };
-        let out = index_of(&nodes[src].ports.outports, &from.port);
-        outports[src][usize::from(out)].edges.push(edge);
+        outports[from.node][usize::from(from.port)].edges.push(edge);
+    }
+    // A lone edge would otherwise sit in room for four: this is kept for the whole run.
+    for port in outports.iter_mut().flatten() {
+        port.edges.shrink_to_fit();
     }
     let mut iips: Vec<Vec<Packet>> = nodes.iter().map(|_| Vec::new()).collect();
     for (to, msg) in std::mem::take(&mut net.initials) {
-        let tgt = by_name[to.process.as_str()];
-        let port = index_of(&nodes[tgt].ports.inports, &to.port);
-        iips[tgt].push(Packet::local(port, msg));
+        iips[to.node].push(Packet::local(to.port, msg));
     }
     let plumbing = Plumbing {
         senders,
@@ -73,7 +92,8 @@ fn plumb(net: &mut Network) -> (Plumbing, Vec<mpsc::Receiver<Packet>>) {
 }
 
 pub(super) fn start(mut net: Network) -> RunningNetwork {
-    let (plumbing, receivers) = plumb(&mut net);
+    let mut port_names = PortNames::default();
+    let (plumbing, receivers) = plumb(&mut net, &mut port_names);
     let Plumbing {
         senders,
         outports,
@@ -88,53 +108,34 @@ pub(super) fn start(mut net: Network) -> RunningNetwork {
 
     let activity = Arc::new(Activity::new(inboxes.clone(), net.events.clone()));
     let (phase_tx, phase_rx) = watch::channel(Phase::Running);
-    let mut set = JoinSet::new();
-    let mut task_names = HashMap::new();
-    let mut processes = Vec::with_capacity(names.len());
-    let parts = net
-        .nodes
-        .into_iter()
-        .zip(receivers)
-        .zip(outports)
-        .zip(iips)
-        .zip(has_input);
-    for (index, ((((node, inbox), outs), initials), has_input)) in parts.enumerate() {
-        let NodeEntry {
-            name,
-            actor,
-            ports,
-            tap,
-            ..
-        } = node;
-        let io = ProcessIo {
-            inports: inport_names(&ports),
-            inbox,
-            initials,
-            ctx: Context::new(
-                name.clone(),
-                outs,
-                tap,
-                Some(Stall::new(activity.clone(), index)),
-            ),
-            is_source: !has_input,
-            phase: phase_rx.clone(),
-            activity: activity.clone(),
-        };
-        let _ = net.events.send(NetworkEvent::ProcessStarted {
-            process: name.to_string(),
-        });
-        let handle = set.spawn(actor.run(io));
-        task_names.insert(handle.id(), name.clone());
-        processes.push((name, handle));
-    }
-    let supervised = Supervised {
-        set,
-        names: task_names,
-        processes,
+    let mut supervised = Supervised {
+        set: JoinSet::new(),
+        names: HashMap::with_capacity(names.len()),
+        processes: Vec::with_capacity(names.len()),
         condemned: HashMap::new(),
         events: net.events.clone(),
         activity,
     };
+    let parts = receivers.into_iter().zip(outports).zip(iips).zip(has_input);
+    for (index, (node, (((inbox, outs), initials), has_input))) in
+        net.nodes.into_iter().zip(parts).enumerate()
+    {
+        let io = ProcessIo {
+            inports: port_names.inports(&node.ports.inports),
+            inbox,
+            initials,
+            ctx: Context::new(
+                node.name.clone(),
+                outs,
+                node.tap,
+                Some(Stall::new(supervised.activity.clone(), index)),
+            ),
+            is_source: !has_input,
+            phase: phase_rx.clone(),
+            activity: supervised.activity.clone(),
+        };
+        spawn_process(&mut supervised, node.name, node.actor, io);
+    }
     let handles = Handles {
         events: net.events,
         phase: phase_tx,
@@ -143,6 +144,16 @@ pub(super) fn start(mut net: Network) -> RunningNetwork {
         instances,
     };
     running::spawn(supervised, handles)
+}
+
+/// Announces the process and spawns its loop under the supervisor.
+fn spawn_process(sup: &mut Supervised, name: Arc<str>, actor: BoxedActor, io: ProcessIo) {
+    let _ = sup.events.send(NetworkEvent::ProcessStarted {
+        process: name.to_string(),
+    });
+    let handle = sup.set.spawn(actor.run(io));
+    sup.names.insert(handle.id(), name.clone());
+    sup.processes.push((name, handle));
 }
 
 fn injectors(nodes: &[NodeEntry], senders: &[mpsc::Sender<Packet>]) -> Vec<Injector> {
@@ -177,12 +188,12 @@ fn instances(net: &Network) -> Vec<Instances> {
         .collect()
 }
 
-fn empty_outports(node: &NodeEntry) -> Vec<OutPort> {
+fn empty_outports(node: &NodeEntry, names: &mut PortNames) -> Vec<OutPort> {
     node.ports
         .outports
         .iter()
         .map(|name| OutPort {
-            name: Arc::from(name.as_str()),
+            name: names.get(name),
             edges: Vec::new(),
         })
         .collect()
