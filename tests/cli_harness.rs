@@ -258,6 +258,17 @@ impl Lines {
     }
 }
 
+/// Starts the serving `reflow run` of `cmd`; once it says it listens, returns it, its
+/// stderr and the address it listens on.
+pub(crate) fn listening(cmd: &mut Command) -> (Guard, Lines, String) {
+    let spawned = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn();
+    let mut child = Guard(spawned.unwrap());
+    let stderr = Lines::new(child.0.stderr.take().unwrap());
+    let line = stderr.wait_for("listening on ");
+    let addr = line.rsplit(' ').next().unwrap().to_string();
+    (child, stderr, addr)
+}
+
 /// A serving `reflow run` (`--bind 127.0.0.1:0 --network-id srv`), killed on drop.
 pub(crate) struct Server {
     _child: Guard,
@@ -279,15 +290,7 @@ impl Server {
         for (node, _, _) in nodes {
             cmd.args(["--export", node]);
         }
-        let mut child = Guard(
-            cmd.stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        let stderr = Lines::new(child.0.stderr.take().unwrap());
-        let line = stderr.wait_for("listening on ");
-        let addr = line.rsplit(' ').next().unwrap().to_string();
+        let (child, stderr, addr) = listening(&mut cmd);
         // Keep reading, so that the server never blocks on a full stderr pipe.
         thread::spawn(move || while stderr.0.recv().is_ok() {});
         Server {

@@ -7,7 +7,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 
-use crate::cli_harness::{finish, reflow, spawn, Graph, Guard, Lines, Scratch, TOKEN_VAR};
+use crate::cli_harness::{
+    finish, listening, reflow, spawn, Graph, Guard, Lines, Scratch, TOKEN_VAR,
+};
 
 /// Sends `signal` (a `kill` name: INT, TERM) to the child, by its pid.
 fn signal(child: &Guard, signal: &str) {
@@ -64,16 +66,7 @@ fn server(scratch: &Scratch) -> (Guard, Lines, String) {
         "relay",
     ]);
     cmd.args(["--token-env", TOKEN_VAR]);
-    let mut child = Guard(
-        cmd.stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = Lines::new(child.0.stderr.take().unwrap());
-    let line = stderr.wait_for("listening on ");
-    let addr = line.rsplit(' ').next().unwrap().to_string();
-    (child, stderr, addr)
+    listening(&mut cmd)
 }
 
 #[test]
