@@ -36,6 +36,7 @@ pub use config::{DistributedConfig, TlsConfig, TlsIdentity};
 pub use distributed::{DistributedNetwork, PeerInfo};
 pub use error::{BridgeError, TransportError};
 pub use events::BridgeEvent;
+pub use finder::check_registry_url;
 pub use net::check_peer_address;
 pub use status::{ExportStatus, LinkState, LinkStatus, RemoteActorStatus, Status};
 

@@ -129,7 +129,7 @@ impl BridgeArgs {
             reflow_bridge::check_peer_address(peer).with_context(|| format!("--connect {peer}"))?;
         }
         for url in &self.discovery {
-            check_registry_url(url).with_context(|| format!("--discovery {url}"))?;
+            reflow_bridge::check_registry_url(url).with_context(|| format!("--discovery {url}"))?;
         }
         Ok(())
     }
@@ -372,21 +372,5 @@ async fn connect_patiently(
             }
             Err(err) => return Err(err).with_context(|| format!("cannot link to {peer}")),
         }
-    }
-}
-
-/// A discovery registry's URL: `http://HOST:PORT` or `https://HOST:PORT`, an optional path.
-fn check_registry_url(url: &str) -> anyhow::Result<()> {
-    let Some(rest) = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-    else {
-        bail!("a registry URL starts with http:// or https://");
-    };
-    let authority = rest.split('/').next().unwrap_or_default();
-    let port = authority.rsplit_once(':').map(|(_, port)| port);
-    match port.map(str::parse::<u16>) {
-        Some(Ok(port)) if port > 0 => Ok(()),
-        _ => bail!("expected http://HOST:PORT (the port is required)"),
     }
 }

@@ -12,12 +12,19 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::tls::TlsClient;
+use crate::error::BridgeError;
 
 /// Largest registry answer read, in bytes.
 const MAX_ANSWER: usize = 16 << 20;
 
 /// How long one registry request may take, connecting and the TLS handshake included.
 const DEADLINE: Duration = Duration::from_secs(5);
+
+/// Checks that `url` is a discovery registry address: `http://HOST:PORT` or
+/// `https://HOST:PORT`, optionally with a path (`HOST:PORT` alone means http).
+pub fn check_registry_url(url: &str) -> Result<(), BridgeError> {
+    Endpoint::parse(url).map(drop).map_err(BridgeError::Config)
+}
 
 /// A registry endpoint: `http://host:port` or `https://host:port`, with an optional path
 /// prefix.
@@ -30,15 +37,25 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     /// Parses `http://host:port[/prefix]` or `https://...`; `host:port` alone means http.
+    /// Another scheme, or no port from 1 to 65535, is refused saying what is expected.
     pub(crate) fn parse(url: &str) -> Result<Self, String> {
-        let (tls, rest) = match url.strip_prefix("https://") {
-            Some(rest) => (true, rest),
-            None => (false, url.strip_prefix("http://").unwrap_or(url)),
+        let (tls, rest) = match url.split_once("://") {
+            Some(("https", rest)) => (true, rest),
+            Some(("http", rest)) => (false, rest),
+            Some(_) => {
+                return Err(format!(
+                    "{url}: a registry URL starts with http:// or https://"
+                ))
+            }
+            None => (false, url),
         };
         let (host, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if host.is_empty() || !host.contains(':') {
+        let port = host
+            .rsplit_once(':')
+            .map(|(name, port)| (name, port.parse::<u16>()));
+        if !matches!(port, Some((name, Ok(port))) if !name.is_empty() && port > 0) {
             return Err(format!(
-                "{url}: expected http://HOST:PORT or https://HOST:PORT"
+                "{url}: expected http://HOST:PORT or https://HOST:PORT (the port is required)"
             ));
         }
         Ok(Endpoint {
@@ -198,6 +215,14 @@ mod tests {
         assert!(Endpoint::parse("https://nohost")
             .unwrap_err()
             .contains("HOST:PORT"));
+        assert!(Endpoint::parse("ftp://reg:21")
+            .unwrap_err()
+            .contains("starts with http:// or https://"));
+        for bad in ["http://reg:0", "http://reg:x", "http://:80"] {
+            assert!(Endpoint::parse(bad)
+                .unwrap_err()
+                .contains("the port is required"));
+        }
     }
 
     #[test]

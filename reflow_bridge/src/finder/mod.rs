@@ -22,6 +22,8 @@ use tls::TlsClient;
 
 mod dialer;
 mod http;
+
+pub use http::check_registry_url;
 pub(crate) mod mdns;
 mod tls;
 
