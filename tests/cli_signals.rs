@@ -3,7 +3,7 @@
 //! exit code; a stopped server says goodbye to its clients. Plus addresses that no retry could
 //! make work, refused before anything is dialled.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::json;
 
@@ -110,16 +110,7 @@ fn sigterm_stops_a_server_that_says_goodbye_to_its_busy_clients() {
 
 #[test]
 fn sigterm_stops_the_discovery_registry_gracefully() {
-    let mut registry = Guard(
-        reflow()
-            .args(["discovery", "--bind", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = Lines::new(registry.0.stderr.take().unwrap());
-    stderr.wait_for("listening on http://");
+    let (registry, stderr, _) = listening(reflow().args(["discovery", "--bind", "127.0.0.1:0"]));
     signal(&registry, "TERM");
     stderr.wait_for("terminated (SIGTERM): stopping the discovery registry");
     let stopped = finish(registry);
