@@ -70,6 +70,21 @@ struct Group {
     stats: Stats,
 }
 
+impl Group {
+    /// Counts one fact; in `updates` mode, the group's figures to send.
+    fn add(
+        &mut self,
+        value: Option<Message>,
+        updates: bool,
+        with_value: bool,
+    ) -> Result<Option<Message>, String> {
+        self.stats
+            .add(value)
+            .map_err(|reason| format!("value: {reason}"))?;
+        Ok(updates.then(|| self.stats.to_message(&self.key, with_value)))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Mode {
@@ -102,6 +117,13 @@ impl Aggregate {
             Some(expr) => Some(number(expr, &fact)?),
             None => None,
         };
+        let (updates, with_value) = (self.mode == Mode::Updates, self.value.is_some());
+        // A string key already seen is found without building its name.
+        if let Message::String(name) = &key {
+            if let Some(group) = self.groups.get_mut(&**name) {
+                return group.add(value, updates, with_value);
+            }
+        }
         let group = self
             .groups
             .entry(group_name(&key))
@@ -109,12 +131,7 @@ impl Aggregate {
                 key,
                 stats: Stats::default(),
             });
-        group
-            .stats
-            .add(value)
-            .map_err(|reason| format!("value: {reason}"))?;
-        Ok((self.mode == Mode::Updates)
-            .then(|| group.stats.to_message(&group.key, self.value.is_some())))
+        group.add(value, updates, with_value)
     }
 
     /// What `final` mode sends at the end.

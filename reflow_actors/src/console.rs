@@ -44,8 +44,8 @@ impl Actor for Console {
         if self.pending.is_empty() {
             ctx.set_timer(LINGER);
         }
-        // Writing into a Vec cannot fail.
-        let _ = writeln!(self.pending, "{msg}");
+        msg.write_json(&mut self.pending);
+        self.pending.push(b'\n');
         if self.pending.len() >= FLUSH_AT {
             ctx.clear_timer();
             return self.flush();

@@ -33,6 +33,10 @@ mod switch;
 mod throttle;
 mod write_lines;
 
+/// Bytes that `ReadLines` and `WriteLines` move per read or write of their file: each goes
+/// through tokio's blocking pool, so one per 256 KiB rather than one per 8 KiB.
+const FILE_BUFFER: usize = 256 * 1024;
+
 #[cfg(test)]
 mod harness;
 #[cfg(test)]

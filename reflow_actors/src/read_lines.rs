@@ -103,8 +103,8 @@ impl ReadLines {
         if text.trim().is_empty() {
             return Ok(());
         }
-        match serde_json::from_str::<Value>(text) {
-            Ok(value) => ctx.send("out", Message::from(value)).await,
+        match Message::from_json_str(text) {
+            Ok(msg) => ctx.send("out", msg).await,
             Err(err) => {
                 ctx.send("error", bad_line(line, err, raw, raw.len() as u64))
                     .await
@@ -158,7 +158,10 @@ impl Actor for ReadLines {
         let file = tokio::fs::File::open(&self.path)
             .await
             .map_err(|e| self.io_error("open", e))?;
-        let mut lines = Lines::new(BufReader::new(file), self.max_line_bytes);
+        let mut lines = Lines::new(
+            BufReader::with_capacity(crate::FILE_BUFFER, file),
+            self.max_line_bytes,
+        );
         let mut number = 0;
         while let Some(line) = lines.next().await.map_err(|e| self.io_error("read", e))? {
             number += 1;

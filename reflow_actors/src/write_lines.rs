@@ -30,6 +30,8 @@ pub struct WriteLines {
     path: PathBuf,
     append: bool,
     writer: Option<BufWriter<File>>,
+    /// The line being written, kept to reuse its allocation.
+    line: Vec<u8>,
 }
 
 #[derive(Deserialize)]
@@ -51,6 +53,7 @@ impl WriteLines {
             path: path.into(),
             append,
             writer: None,
+            line: Vec::new(),
         }
     }
 
@@ -82,7 +85,7 @@ impl Actor for WriteLines {
             .open(&self.path)
             .await
             .map_err(|e| self.io_error("open", e))?;
-        self.writer = Some(BufWriter::new(file));
+        self.writer = Some(BufWriter::with_capacity(crate::FILE_BUFFER, file));
         Ok(())
     }
 
@@ -90,9 +93,10 @@ impl Actor for WriteLines {
         let Some(writer) = self.writer.as_mut() else {
             return Err(ActorError::new("the output file is not open"));
         };
-        let mut line = msg.to_string();
-        line.push('\n');
-        let written = writer.write_all(line.as_bytes()).await;
+        self.line.clear();
+        msg.write_json(&mut self.line);
+        self.line.push(b'\n');
+        let written = writer.write_all(&self.line).await;
         written.map_err(|e| self.io_error("write to", e))
     }
 

@@ -186,9 +186,12 @@ impl From<String> for Message {
 impl fmt::Display for Message {
     /// Formats the message as compact JSON.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_json())
+        let text = serde_json::to_string(&json::AsJson(self)).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
     }
 }
+
+mod json;
 
 #[cfg(test)]
 mod tests;
