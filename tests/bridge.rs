@@ -21,6 +21,8 @@ mod bridge_proxy;
 mod bridge_proxy_modes;
 #[path = "bridge_remote_failures.rs"]
 mod bridge_remote_failures;
+#[path = "bridge_routing.rs"]
+mod bridge_routing;
 #[path = "bridge_session_flow.rs"]
 mod bridge_session_flow;
 #[path = "bridge_sessions.rs"]

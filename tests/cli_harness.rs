@@ -248,13 +248,33 @@ impl Lines {
     /// The next line that contains `needle`, the lines before it being skipped.
     pub(crate) fn wait_for(&self, needle: &str) -> String {
         let mut skipped = Vec::new();
+        self.wait_keeping(needle, &mut skipped);
+        skipped.pop().unwrap_or_default()
+    }
+
+    /// Reads lines into `seen` up to and including the next one that contains `needle`.
+    pub(crate) fn wait_keeping(&self, needle: &str, seen: &mut Vec<String>) {
         loop {
             match self.0.recv_timeout(PATIENCE) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => skipped.push(line),
-                Err(err) => panic!("no line with {needle:?} ({err}), only {skipped:#?}"),
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    seen.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(err) => panic!("no line with {needle:?} ({err}), only {seen:#?}"),
             }
         }
+    }
+
+    /// Every line left, until the pipe closes.
+    pub(crate) fn rest(&self) -> Vec<String> {
+        let mut rest = Vec::new();
+        while let Ok(line) = self.0.recv_timeout(PATIENCE) {
+            rest.push(line);
+        }
+        rest
     }
 }
 
@@ -292,7 +312,7 @@ impl Server {
         }
         let (child, stderr, addr) = listening(&mut cmd);
         // Keep reading, so that the server never blocks on a full stderr pipe.
-        thread::spawn(move || while stderr.0.recv().is_ok() {});
+        thread::spawn(move || stderr.rest());
         Server {
             _child: child,
             addr,

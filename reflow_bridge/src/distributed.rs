@@ -163,6 +163,7 @@ impl DistributedNetwork {
             if node.remote().is_some() {
                 // A bad proxy option is reported at once, not after waiting for the peer.
                 crate::proxy::proxy_options(&node.name, &node.metadata)?;
+                crate::proxy::route_policy(&node.name, &node.metadata)?;
             }
         }
         for node in &graph.processes {
@@ -201,9 +202,13 @@ impl DistributedNetwork {
     }
 
     /// Dials `addr` (`host:port` or `ws://host:port`), authenticates both ways and waits for
-    /// the link to be up.
+    /// the link to be up and for the peer's list of exported actors (at most
+    /// `connect_timeout`).
     pub async fn connect_to_network(&self, addr: &str) -> Result<PeerInfo, BridgeError> {
         let peer = net::dial(self.hub.clone(), addr).await?;
+        // The peer says what it exports first thing: a graph added next sees it.
+        let wait = self.hub.config.connect_timeout;
+        self.hub.wait_for_exports(&peer.identity, wait).await;
         Ok(PeerInfo {
             network_id: peer.identity.network_id.clone(),
             instance_id: peer.identity.instance_id.clone(),

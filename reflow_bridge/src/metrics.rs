@@ -174,6 +174,8 @@ pub(crate) struct Gauges {
     pub(crate) exported_actors: u64,
     /// Seconds since the bridge started.
     pub(crate) uptime_secs: f64,
+    /// `(process, instance, messages)`: what each remote actor proxy sent to each instance.
+    pub(crate) routed: Vec<(String, String, u64)>,
 }
 
 /// Every counter the bridge keeps.
@@ -307,19 +309,19 @@ impl Metrics {
     fn render_counters(&self, out: &mut Exposition) {
         for ((name, help), counter) in PLAIN_COUNTERS.iter().zip(self.plain_counters()) {
             out.family(name, "counter", help);
-            out.sample(name, None, counter.get());
+            out.sample(name, &[], counter.get());
         }
         let name = "handshake_failures_total";
         out.family(name, "counter", "Refused handshakes, by reason.");
         for reason in HandshakeFailure::ALL {
             let count = self.handshake_failures(reason);
-            out.sample(name, Some(("reason", reason.label())), count);
+            out.sample(name, &[("reason", reason.label())], count);
         }
         let name = "rejected_frames_total";
         out.family(name, "counter", "Rejected incoming frames, by reason.");
         for reason in FrameRejection::ALL {
             let count = self.rejected_frames(reason);
-            out.sample(name, Some(("reason", reason.label())), count);
+            out.sample(name, &[("reason", reason.label())], count);
         }
         let name = "proxy_skipped_total";
         out.family(
@@ -329,7 +331,7 @@ impl Metrics {
         );
         for reason in SkipReason::ALL {
             let count = self.proxy_skips(reason);
-            out.sample(name, Some(("reason", reason.label())), count);
+            out.sample(name, &[("reason", reason.label())], count);
         }
     }
 }
@@ -337,7 +339,7 @@ impl Metrics {
 /// Appends every gauge family.
 fn render_gauges(out: &mut Exposition, gauges: &Gauges) {
     out.family("links_up", "gauge", "Links currently up.");
-    out.sample("links_up", None, gauges.links_up);
+    out.sample("links_up", &[], gauges.links_up);
     let name = "link_queue_depth";
     out.family(
         name,
@@ -349,26 +351,35 @@ fn render_gauges(out: &mut Exposition, gauges: &Gauges) {
         *depths.entry(peer).or_default() += depth;
     }
     for (peer, depth) in depths {
-        out.sample(name, Some(("peer", peer)), depth);
+        out.sample(name, &[("peer", peer)], depth);
     }
     out.family(
         "remote_actors",
         "gauge",
         "Remote actors registered locally.",
     );
-    out.sample("remote_actors", None, gauges.remote_actors);
+    out.sample("remote_actors", &[], gauges.remote_actors);
     out.family(
         "exported_actors",
         "gauge",
         "Local actors exported to peers.",
     );
-    out.sample("exported_actors", None, gauges.exported_actors);
+    out.sample("exported_actors", &[], gauges.exported_actors);
     out.family(
         "uptime_seconds",
         "gauge",
         "Seconds since the bridge started.",
     );
-    out.sample("uptime_seconds", None, Float(gauges.uptime_secs));
+    out.sample("uptime_seconds", &[], Float(gauges.uptime_secs));
+    let name = "proxy_routed_total";
+    out.family(
+        name,
+        "counter",
+        "Messages a remote actor proxy sent to an instance, by process and instance.",
+    );
+    for (process, instance, n) in &gauges.routed {
+        out.sample(name, &[("process", process), ("instance", instance)], n);
+    }
 }
 
 /// Name and help of each unlabelled counter, in the order of `Metrics::plain_counters`.
@@ -441,11 +452,15 @@ impl Exposition {
         let _ = writeln!(self.text, "# TYPE {PREFIX}{name} {kind}");
     }
 
-    /// Appends one sample of family `name`, with at most one label.
-    fn sample(&mut self, name: &str, label: Option<(&str, &str)>, value: impl fmt::Display) {
+    /// Appends one sample of family `name`, with its labels.
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl fmt::Display) {
         let _ = write!(self.text, "{PREFIX}{name}");
-        if let Some((key, val)) = label {
-            let _ = write!(self.text, "{{{key}=\"{}\"}}", LabelValue(val));
+        for (i, (key, val)) in labels.iter().enumerate() {
+            let open = if i == 0 { "{" } else { "," };
+            let _ = write!(self.text, "{open}{key}=\"{}\"", LabelValue(val));
+        }
+        if !labels.is_empty() {
+            self.text.push('}');
         }
         let _ = writeln!(self.text, " {value}");
     }

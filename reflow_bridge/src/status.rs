@@ -82,7 +82,7 @@ pub struct ExportStatus {
 }
 
 /// One remote actor registered locally.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RemoteActorStatus {
     /// The name of its proxy in the local graph.
     pub local_name: String,
@@ -92,6 +92,14 @@ pub struct RemoteActorStatus {
     pub network: String,
     /// Whether the local name differs from the actor's own name.
     pub aliased: bool,
+    /// For a graph's `actor@network` process: how its proxy spreads messages over the
+    /// network's instances (`round_robin`, `least_loaded`, `key`, `broadcast`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// For a graph's `actor@network` process: the instances its proxy knows, with their
+    /// state and share of its messages.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<InstanceShare>,
 }
 
 impl From<AliasEntry> for RemoteActorStatus {
@@ -101,6 +109,22 @@ impl From<AliasEntry> for RemoteActorStatus {
             local_name: entry.local_name,
             actor: entry.actor,
             network: entry.network,
+            route: None,
+            instances: Vec::new(),
         }
     }
+}
+
+/// One instance of the network as a proxy uses it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceShare {
+    /// The instance id.
+    pub instance: String,
+    /// `up`: it takes new messages; `down`: its link waits to be resumed, or its circuit
+    /// breaker is open, so it takes none; `gone`: its link was given up.
+    pub state: String,
+    /// Messages this proxy sent to it.
+    pub messages: u64,
+    /// Its fraction of the messages this proxy sent (0 to 1).
+    pub share: f64,
 }

@@ -33,7 +33,9 @@ pub(crate) struct BridgeArgs {
     #[arg(long, value_name = "ID")]
     instance_id: Option<String>,
     /// Link to the instance at HOST:PORT, or at wss://HOST:PORT over TLS (needs --tls-ca)
-    /// (repeatable); retried for 15 s while it starts.
+    /// (repeatable); retried for 15 s while it starts. With several instances of one
+    /// network, a graph's NODE@NETWORK uses them all, by the node's "route" metadata:
+    /// round_robin (default), least_loaded, key (with "key": a CEL expression) or broadcast.
     #[arg(long = "connect", value_name = "HOST:PORT")]
     connect: Vec<String>,
     /// Register with the discovery registry at this URL (http://HOST:PORT, or https://HOST:PORT
@@ -41,6 +43,11 @@ pub(crate) struct BridgeArgs {
     /// redundancy: one being down is logged, not fatal) and link to the instances it lists.
     #[arg(long = "discovery", value_name = "URL")]
     discovery: Vec<String>,
+    /// Seconds between two rounds of renewing this instance's record and listing the
+    /// registry for new instances (its records live three times as long).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, requires = "discovery",
+          value_parser = clap::value_parser!(u64).range(1..=100))]
+    discovery_interval: u64,
     /// Read the registry's writer token from this environment variable (when the registry
     /// was started with one).
     #[arg(long, value_name = "VAR", requires = "discovery")]
@@ -156,6 +163,7 @@ impl BridgeArgs {
         config.auth_token = Some(self.token()?);
         config.tls = self.tls();
         config.discovery_endpoints = self.discovery.clone();
+        config.discovery_interval = Duration::from_secs(self.discovery_interval);
         config.advertise = self.advertise.clone();
         config.mdns = self.mdns;
         if let Some(max) = self.max_message_size {

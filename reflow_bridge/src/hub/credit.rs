@@ -46,6 +46,12 @@ impl SendWindow {
         }
     }
 
+    /// Messages sent and not yet consumed by the other side.
+    pub(crate) fn in_flight(&self) -> u64 {
+        let sent = self.sent.load(Ordering::Acquire);
+        sent - self.consumed.load(Ordering::Acquire).min(sent)
+    }
+
     /// Takes room for one message if there is some now.
     fn try_acquire(&self) -> Option<Permit<'_>> {
         let sent = self.sent.load(Ordering::Acquire);

@@ -73,6 +73,7 @@ impl Hub {
                     address,
                     dialed_by_us,
                     exports: Vec::new(),
+                    exports_known: false,
                 },
             );
         });
@@ -181,6 +182,41 @@ impl Hub {
         }
     }
 
+    /// Every instance of `network` that exports `actor` over a link not given up, with its
+    /// link, ordered by link.
+    pub(crate) fn instances_exporting(
+        &self,
+        actor: &str,
+        network: &str,
+    ) -> Vec<(String, LinkHandle)> {
+        self.links
+            .lock()
+            .values()
+            .filter(|l| l.handle.peer.identity.network_id == network && !l.handle.is_closed())
+            .filter(|l| l.exports.iter().any(|a| a.name == actor))
+            .map(|l| (l.handle.peer.identity.instance_id.clone(), l.handle.clone()))
+            .collect()
+    }
+
+    /// Waits up to `timeout` until the link with `peer` has heard the peer's exports.
+    pub(crate) async fn wait_for_exports(&self, peer: &Identity, timeout: Duration) {
+        let mut changes = self.changes();
+        let known = || {
+            self.links
+                .lock()
+                .values()
+                .any(|l| &l.handle.peer.identity == peer && l.exports_known)
+        };
+        let _ = tokio::time::timeout(timeout, async {
+            while !known() {
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+    }
+
     /// Waits up to `timeout` until `network` announces `actor`; the last error otherwise.
     pub(crate) async fn wait_for_actor(
         &self,
@@ -206,6 +242,7 @@ impl Hub {
     pub(crate) fn set_peer_exports(&self, link: &LinkHandle, actors: Vec<ExportedActor>) {
         if let Some(entry) = self.links.lock().get_mut(&link.id) {
             entry.exports = actors;
+            entry.exports_known = true;
         }
         self.bump();
     }

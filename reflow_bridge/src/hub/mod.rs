@@ -49,6 +49,9 @@ pub(crate) struct LinkEntry {
     pub(crate) dialed_by_us: bool,
     /// The actors the peer exports, from its latest `Exports` frame.
     pub(crate) exports: Vec<ExportedActor>,
+    /// Whether an `Exports` frame came on this link yet (the peer sends one first on every
+    /// connection).
+    pub(crate) exports_known: bool,
 }
 
 /// An actor of the local network that peers may use.
@@ -97,6 +100,8 @@ pub(crate) struct Hub {
     events: tokio::sync::broadcast::Sender<crate::events::BridgeEvent>,
     /// Remote actors added as graph processes (`actor@network`), for /status.
     graph_remotes: Mutex<Vec<crate::status::RemoteActorStatus>>,
+    /// How each proxy routes, by its local process name, for /status and /metrics.
+    routes: Mutex<BTreeMap<String, Arc<crate::proxy::Shares>>>,
     /// Warnings of refused links, at most one line per interval.
     pub(crate) refusals: crate::throttle::Throttle,
 }
@@ -135,6 +140,7 @@ impl Hub {
             served_by_remote: Mutex::default(),
             sessions: Mutex::default(),
             graph_remotes: Mutex::default(),
+            routes: Mutex::default(),
             refusals: crate::throttle::Throttle::new(std::time::Duration::from_secs(10)),
             events: tokio::sync::broadcast::channel(256).0,
         })
@@ -176,11 +182,40 @@ impl Hub {
                 actor: actor.to_string(),
                 network: network.to_string(),
                 aliased: false,
+                route: None,
+                instances: Vec::new(),
             });
     }
 
+    /// The graph's remote actors, each with how its proxy routes.
     pub(crate) fn graph_remotes(&self) -> Vec<crate::status::RemoteActorStatus> {
-        self.graph_remotes.lock().clone()
+        let routes = self.routes.lock();
+        let mut list = self.graph_remotes.lock().clone();
+        for entry in &mut list {
+            if let Some(shares) = routes.get(&entry.local_name) {
+                entry.route = Some(shares.policy().to_string());
+                entry.instances = shares.snapshot();
+            }
+        }
+        list
+    }
+
+    /// Records how the proxy of graph process `process` routes (a later proxy of the same
+    /// name replaces it).
+    pub(crate) fn note_route(&self, process: &str, shares: Arc<crate::proxy::Shares>) {
+        self.routes.lock().insert(process.to_string(), shares);
+    }
+
+    /// Messages each proxy sent to each instance: `(process, instance, messages)`.
+    pub(crate) fn route_counts(&self) -> Vec<(String, String, u64)> {
+        let routes = self.routes.lock();
+        let mut counts = Vec::new();
+        for (process, shares) in routes.iter() {
+            for share in shares.snapshot() {
+                counts.push((process.clone(), share.instance, share.messages));
+            }
+        }
+        counts
     }
 
     /// Subscribes to peer up/down events.

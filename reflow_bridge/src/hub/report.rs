@@ -63,6 +63,7 @@ impl Hub {
                 as u64,
             exported_actors: self.export_list().len() as u64,
             uptime_secs: self.started.elapsed().as_secs_f64(),
+            routed: self.route_counts(),
         }
     }
 }

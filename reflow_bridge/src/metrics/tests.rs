@@ -180,6 +180,7 @@ fn gauges_are_rendered_with_one_series_per_peer() {
         remote_actors: 4,
         exported_actors: 6,
         uptime_secs: 12.5,
+        routed: vec![("check".into(), "i\"1".into(), 7)],
     };
     let text = Metrics::new().render_prometheus(&gauges);
     let samples = parse(&text);
@@ -190,6 +191,8 @@ fn gauges_are_rendered_with_one_series_per_peer() {
     assert_eq!(v("remote_actors", None), 4.0);
     assert_eq!(v("exported_actors", None), 6.0);
     assert!(text.contains("reflow_bridge_uptime_seconds 12.5\n"));
+    let routed = "reflow_bridge_proxy_routed_total{process=\"check\",instance=\"i\\\"1\"} 7\n";
+    assert!(text.contains(routed), "{text}");
     let alpha = text.find("peer=\"alpha/i1\"").unwrap();
     assert!(
         alpha < text.find("peer=\"beta/i2\"").unwrap(),

@@ -11,124 +11,66 @@
 use std::sync::Arc;
 
 use reflow_network::{
-    Actor, ActorError, ActorResult, BoxedActor, Context, Error, Message, Origin, Ports,
-    RemoteResolver,
+    Actor, ActorResult, BoxedActor, Context, Error, Message, Outputs, Ports, RemoteResolver,
 };
 use serde_json::Value;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::error::BridgeError;
-use crate::hub::{Direct, Hub, ReplyReceiver};
-use crate::protocol::Frame;
+use crate::hub::Hub;
 
 mod forward;
+mod members;
 mod options;
+mod policy;
 mod remote;
+mod shares;
 
+use members::Members;
 pub(crate) use options::ProxyOptions;
-use remote::Remote;
+pub(crate) use policy::Policy;
+pub(crate) use shares::Shares;
 
-/// The proxy of one remote actor in the local graph.
+/// The proxy of one remote actor in the local graph: it routes each message to one or more
+/// instances of the network that export the actor ([`members`]), by its policy
+/// ([`policy`]).
 pub(crate) struct Proxy {
-    hub: Arc<Hub>,
-    remote: Arc<Remote>,
-    actor: String,
+    members: Members,
     ports: Ports,
-    origin: Origin,
-    replies: Option<ReplyReceiver>,
-    /// Lets replies come straight out of the outports until the input has ended.
-    direct: Option<Direct>,
-    /// Tells the forwarder that the input has ended (its `End` went to the link), so the
-    /// remote side's silence counts.
-    ended: watch::Sender<bool>,
-    forwarder: Option<JoinHandle<ActorResult>>,
+    /// The proxy's outports, once started: every session's replies come out of them.
+    outputs: Option<Outputs>,
 }
 
 impl Proxy {
-    fn data(&self, port: &str, payload: Message) -> Frame {
-        Frame::Data {
-            seq: 0,
-            actor: self.actor.clone(),
-            port: port.to_string(),
-            origin: self.origin,
-            payload,
-            trace: None,
-        }
-    }
-
-    fn end(&self) -> Frame {
-        Frame::End {
-            seq: 0,
-            actor: self.actor.clone(),
-            origin: self.origin,
-        }
-    }
-
-    fn close_direct(&self) {
-        if let Some(direct) = &self.direct {
-            direct.close();
-        }
-    }
-
-    /// Whether the session is already over: the remote actor failed, or the link dropped it.
-    fn session_over(&self) -> bool {
-        self.forwarder.as_ref().is_some_and(JoinHandle::is_finished)
-    }
-
-    /// The forwarder's outcome, once it has finished.
-    async fn join_forwarder(&mut self) -> ActorResult {
-        match self.forwarder.take() {
-            Some(task) => task.await.map_err(ActorError::new)?,
-            None => Ok(()),
-        }
+    fn outputs(&self, ctx: &Context) -> Outputs {
+        self.outputs.clone().unwrap_or_else(|| ctx.outputs())
     }
 }
 
 impl Actor for Proxy {
     async fn on_start(&mut self, ctx: &mut Context) -> ActorResult {
-        if let Some(replies) = self.replies.take() {
-            let direct = replies.direct();
-            direct.open(ctx.outputs());
-            self.direct = Some(direct);
-            let ended = self.ended.subscribe();
-            let task = forward::forward(replies, ctx.outputs(), ended, self.remote.clone());
-            self.forwarder = Some(tokio::spawn(task));
-        }
+        self.outputs = Some(ctx.outputs());
         Ok(())
     }
 
     async fn on_message(&mut self, port: &str, msg: Message, ctx: &mut Context) -> ActorResult {
-        if self.session_over() {
+        if self.members.any_over() {
             // Nothing sent now would come back: finish with the session's outcome.
             ctx.stop();
-            return self.join_forwarder().await;
+            return self.members.join_over().await;
         }
-        let frame = self.data(port, msg);
-        self.remote.send(frame).await.map(drop)
+        let outputs = self.outputs(ctx);
+        self.members.send(port, msg, &outputs).await
     }
 
-    async fn on_end(&mut self, _ctx: &mut Context) -> ActorResult {
+    async fn on_end(&mut self, ctx: &mut Context) -> ActorResult {
         // Even when the end was skipped, what does come back is still delivered until the
         // remote side falls silent for the timeout.
-        // From now on every reply passes the forwarder, which times the remote side's silence.
-        self.close_direct();
-        self.remote.send(self.end()).await?;
-        self.ended.send_replace(true);
-        self.join_forwarder().await
+        let outputs = self.outputs(ctx);
+        self.members.end(&outputs).await
     }
 
     async fn on_stop(&mut self, _ctx: &mut Context) -> ActorResult {
-        self.close_direct();
-        self.hub.close_session(self.origin);
-        if let Some(task) = self.forwarder.take() {
-            task.abort();
-        }
-        if !*self.ended.borrow() {
-            // The proxy stops before its input ended (it failed, or its session is over):
-            // tell the remote side, so that it forgets the session.
-            self.remote.send_in_background(self.end());
-        }
+        self.members.stop();
         Ok(())
     }
 
@@ -153,7 +95,7 @@ impl RemoteResolver for Resolver {
     ) -> Result<(BoxedActor, Ports), Error> {
         let options = proxy_options(process, config)?;
         let hub = &self.0;
-        let (link, exported) = hub.find_actor(actor, network).map_err(|err| match err {
+        let (_, exported) = hub.find_actor(actor, network).map_err(|err| match err {
             BridgeError::ActorNotFound { .. } => Error::ActorNotFound {
                 process: process.to_string(),
                 actor: actor.to_string(),
@@ -167,23 +109,20 @@ impl RemoteResolver for Resolver {
             },
         })?;
         let ports = Ports::new(exported.inports.clone(), exported.outports.clone());
-        // Room for a whole session window of replies and its end: the link never waits on
-        // this proxy (the exporting side sends no more than the window).
-        let capacity = hub.config.local.capacity.max(REPLY_ROOM);
-        let (origin, replies, window) = hub.open_session(&link, capacity);
-        let name = format!("{actor}@{network}");
-        let remote =
-            Remote::new(link, name, process, options, hub.metrics.clone()).with_window(window);
+        let policy = route_policy(process, config)?;
+        let shares = Arc::new(Shares::new(policy.name()));
+        hub.note_route(process, shares.clone());
+        let members = Members::new(
+            hub.clone(),
+            (actor, network, process),
+            options,
+            policy,
+            shares,
+        );
         let proxy = Proxy {
-            hub: hub.clone(),
-            remote: Arc::new(remote),
-            actor: actor.to_string(),
+            members,
             ports: ports.clone(),
-            origin,
-            replies: Some(replies),
-            direct: None,
-            ended: watch::channel(false).0,
-            forwarder: None,
+            outputs: None,
         };
         Ok((BoxedActor::new(proxy), ports))
     }
@@ -193,6 +132,15 @@ impl RemoteResolver for Resolver {
 /// process's configuration error.
 pub(crate) fn proxy_options(process: &str, metadata: &Value) -> Result<ProxyOptions, Error> {
     ProxyOptions::from_metadata(metadata).map_err(|source| Error::Config {
+        process: process.to_string(),
+        source,
+    })
+}
+
+/// The routing policy of the proxy for process `process`, from its metadata; a bad value is
+/// the process's configuration error.
+pub(crate) fn route_policy(process: &str, metadata: &Value) -> Result<Policy, Error> {
+    Policy::from_metadata(metadata).map_err(|source| Error::Config {
         process: process.to_string(),
         source,
     })

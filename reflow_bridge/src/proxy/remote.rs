@@ -61,6 +61,11 @@ impl Remote {
         self
     }
 
+    /// Messages sent on this session and not yet consumed by the remote side.
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.window.in_flight()
+    }
+
     /// How long the remote side may stay silent once the proxy's input has ended.
     pub(crate) fn timeout(&self) -> Duration {
         self.options.timeout
