@@ -7,6 +7,8 @@ mod common;
 
 #[path = "bridge_differential.rs"]
 mod bridge_differential;
+#[path = "bridge_failover.rs"]
+mod bridge_failover;
 #[path = "bridge_faults.rs"]
 mod bridge_faults;
 #[path = "bridge_hostile.rs"]

@@ -88,9 +88,9 @@ async fn until_close(ws: &mut Ws) -> (Vec<Vec<u8>>, Option<u16>) {
 }
 
 /// `Data { seq: 1, actor: "inbox", port: "in", origin: 1, payload: Integer(7), trace: None }`
-/// in protocol version 3, built by hand as docs/protocol.md describes it (kind 9 is `Data`).
+/// in protocol version 4, built by hand as docs/protocol.md describes it (kind 9 is `Data`).
 fn data_frame_bytes() -> Vec<u8> {
-    let mut bytes = vec![3, 1, 9, 1, 5];
+    let mut bytes = vec![4, 1, 9, 1, 5];
     bytes.extend(b"inbox");
     bytes.push(2);
     bytes.extend(b"in");
@@ -143,15 +143,15 @@ async fn frames_before_authentication_are_refused_with_a_close_code_and_counted(
     assert_eq!(code, Some(1002));
     // The refusal names its reason first: a `Refuse` frame (kind 4) of reason `protocol`.
     assert!(
-        answers.iter().any(|b| b.starts_with(&[3, 1, 4])),
+        answers.iter().any(|b| b.starts_with(&[4, 1, 4])),
         "{answers:?}"
     );
 
-    let unknown_kind = vec![3u8, 1, 19];
+    let unknown_kind = vec![4u8, 1, 19];
     let (_, code) = before_hello(&addr, WsMessage::Binary(unknown_kind.into())).await;
     assert_eq!(code, Some(1002));
 
-    let garbage = vec![3u8, 1, 0, 0xff, 0xff];
+    let garbage = vec![4u8, 1, 0, 0xff, 0xff];
     let (_, code) = before_hello(&addr, WsMessage::Binary(garbage.into())).await;
     assert_eq!(code, Some(1007));
 

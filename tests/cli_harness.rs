@@ -291,7 +291,7 @@ pub(crate) fn listening(cmd: &mut Command) -> (Guard, Lines, String) {
 
 /// A serving `reflow run` (`--bind 127.0.0.1:0 --network-id srv`), killed on drop.
 pub(crate) struct Server {
-    _child: Guard,
+    child: Guard,
     pub(crate) addr: String,
 }
 
@@ -313,10 +313,13 @@ impl Server {
         let (child, stderr, addr) = listening(&mut cmd);
         // Keep reading, so that the server never blocks on a full stderr pipe.
         thread::spawn(move || stderr.rest());
-        Server {
-            _child: child,
-            addr,
-        }
+        Server { child, addr }
+    }
+
+    /// Kills the server with SIGKILL (by its pid) and waits for it to exit.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.0.kill();
+        let _ = self.child.0.wait();
     }
 
     /// The body of `GET path`, over a plain HTTP/1.1 request.

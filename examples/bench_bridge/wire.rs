@@ -275,7 +275,7 @@ pub(crate) fn golden_bytes_match_the_bridge() -> bool {
     };
     let mut buf = Vec::new();
     encode_batch(std::slice::from_ref(&frame), &mut buf);
-    let golden = buf == [3, 1, 9, 1, 1, b'a', 2, b'i', b'n', 2, 2, 1, 0];
+    let golden = buf == [VERSION as u8, 1, 9, 1, 1, b'a', 2, b'i', b'n', 2, 2, 1, 0];
     golden && round_trips(frame)
 }
 

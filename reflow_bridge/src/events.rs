@@ -46,4 +46,19 @@ pub enum BridgeEvent {
         /// Why the link was given up.
         reason: String,
     },
+    /// An instance of a network was lost (its link went down while another instance was
+    /// up, or was given up) with messages of a proxy not yet done: they were sent again to
+    /// the live instances. Never silent.
+    MessagesResent {
+        /// The local process of the proxy (`check` for `check@validation`).
+        process: String,
+        /// The lost instance.
+        instance_id: String,
+        /// How many messages were sent again.
+        count: u64,
+        /// Of those, the messages some of whose replies had already come out of the proxy:
+        /// their replies appear twice in the output. The others were not finished, or
+        /// made no reply, and appear once.
+        duplicates: u64,
+    },
 }

@@ -215,6 +215,10 @@ pub(crate) struct Metrics {
     pub(crate) proxy_timeouts: Counter,
     /// Sends that a proxy in `retry` mode attempted again.
     pub(crate) proxy_retries: Counter,
+    /// Messages a proxy sent again to another instance after theirs was lost.
+    pub(crate) proxy_resent: Counter,
+    /// Of those, the ones some of whose replies had already come back.
+    pub(crate) proxy_duplicates: Counter,
     /// Remote sessions served here that ended with an error because the exported actor
     /// stopped while they were open.
     pub(crate) served_sessions_failed: Counter,
@@ -302,6 +306,8 @@ impl Metrics {
             &self.proxy_timeouts,
             &self.proxy_retries,
             &self.served_sessions_failed,
+            &self.proxy_resent,
+            &self.proxy_duplicates,
         ]
     }
 
@@ -383,7 +389,7 @@ fn render_gauges(out: &mut Exposition, gauges: &Gauges) {
 }
 
 /// Name and help of each unlabelled counter, in the order of `Metrics::plain_counters`.
-const PLAIN_COUNTERS: [(&str, &str); 18] = [
+const PLAIN_COUNTERS: [(&str, &str); 20] = [
     (
         "links_established_total",
         "Links that completed the handshake.",
@@ -431,6 +437,14 @@ const PLAIN_COUNTERS: [(&str, &str); 18] = [
     (
         "served_sessions_failed_total",
         "Remote sessions ended with an error because the exported actor stopped.",
+    ),
+    (
+        "proxy_resent_total",
+        "Messages a proxy sent again to another instance after theirs was lost.",
+    ),
+    (
+        "proxy_duplicates_total",
+        "Messages sent again whose replies had partly come back: duplicated in the output.",
     ),
 ];
 

@@ -106,6 +106,13 @@ impl Context {
         }
     }
 
+    /// Tells the tap that a message has been handled.
+    pub(crate) fn handled(&self) {
+        if let Some(tap) = &self.tap {
+            tap.0.handled();
+        }
+    }
+
     /// Passes the end of `origin`'s stream on to the tap, after every output it caused.
     pub(crate) async fn end_origin(&mut self, origin: Origin) {
         if let Some(tap) = &self.tap {

@@ -59,6 +59,11 @@ pub trait Tap: Send + Sync + 'static {
     fn taken(&self, n: usize) {
         let _ = n;
     }
+
+    /// The process finished handling one message (its `on_message` returned), after every
+    /// output that message caused reached [`tapped`](Tap::tapped): a bridge reports the
+    /// message done to its sender. Does nothing by default.
+    fn handled(&self) {}
 }
 
 /// A tap as the process holds it.

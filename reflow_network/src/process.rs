@@ -219,6 +219,7 @@ fn handle_batch<'a, A: Actor>(
                 batch.clear();
                 return Err(err);
             }
+            ctx.handled();
         }
         batch.clear();
         Ok(())

@@ -296,6 +296,16 @@ async fn log_peers(mut events: tokio::sync::broadcast::Receiver<BridgeEvent>) {
                     "reflow: {count} messages to peer `{network_id}` (instance {instance_id}) lost: {reason}"
                 );
             }
+            Ok(BridgeEvent::MessagesResent {
+                process,
+                instance_id,
+                count,
+                duplicates,
+            }) => {
+                eprintln!(
+                    "reflow: process `{process}`: instance {instance_id} lost; {count} messages sent again to the other instances, {duplicates} duplicated in the output"
+                );
+            }
             Ok(_) => {}
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(missed = n, "peer event log lagged");

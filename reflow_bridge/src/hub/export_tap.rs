@@ -120,6 +120,7 @@ fn reply(actor: &str, port: &str, origin: u32, payload: reflow_network::Message)
         actor: actor.to_string(),
         port: port.to_string(),
         origin,
+        handled: super::UNCOUNTED,
         payload,
     }
 }

@@ -59,10 +59,11 @@ impl Hub {
             Frame::Reply {
                 port,
                 origin,
+                handled,
                 payload,
                 ..
             } => {
-                self.to_session(origin, ReplyEvent::Message(port, payload))
+                self.to_session(origin, ReplyEvent::Message(port, payload, handled))
                     .await
             }
             Frame::ReplyEnd { origin, .. } => self.finish_session(origin, ReplyEvent::End).await,
@@ -182,17 +183,19 @@ impl Hub {
             actor,
             port,
             origin,
+            handled,
             payload,
         } = reply
         else {
             return Some(reply);
         };
-        let (port, payload) = self.try_reply(origin, port, payload).err()?;
+        let (port, payload) = self.try_reply(origin, port, payload, handled).err()?;
         Some(Frame::Reply {
             seq,
             actor,
             port,
             origin,
+            handled,
             payload,
         })
     }

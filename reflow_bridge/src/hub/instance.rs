@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use reflow_network::{ActorResult, Injector, Instances, Origin, Tap, Tapped};
@@ -23,8 +23,11 @@ struct SessionTap {
     remote: u32,
     /// Room for replies at the proxy's side.
     window: Arc<SendWindow>,
-    /// Granted to the proxy as the instance takes its messages.
+    /// Granted to the proxy as the instance finishes handling its messages, which the
+    /// proxy then counts as done.
     credit: Arc<RecvCredit>,
+    /// Messages the instance has finished handling.
+    handled: AtomicU64,
 }
 
 impl Tap for SessionTap {
@@ -36,6 +39,7 @@ impl Tap for SessionTap {
                 actor: self.actor.clone(),
                 port: tapped.port.to_string(),
                 origin: self.remote,
+                handled: self.handled.load(Ordering::Acquire),
                 payload,
             };
             let permit = self.window.acquire().await;
@@ -46,8 +50,9 @@ impl Tap for SessionTap {
         })
     }
 
-    fn taken(&self, n: usize) {
-        self.credit.consume(n as u64);
+    fn handled(&self) {
+        self.handled.fetch_add(1, Ordering::AcqRel);
+        self.credit.consume(1);
     }
 }
 
@@ -67,6 +72,7 @@ impl Hub {
             remote: served.remote,
             window: served.window.clone(),
             credit: served.credit.clone(),
+            handled: AtomicU64::new(0),
         };
         let instance = match instances.spawn(Arc::new(tap)) {
             Ok(instance) => instance,

@@ -26,6 +26,7 @@ mod exports;
 mod inbound;
 mod instance;
 mod links;
+mod pending;
 mod replies;
 mod report;
 mod served;
@@ -34,6 +35,7 @@ mod sessions;
 pub(crate) use credit::{RecvCredit, SendWindow};
 pub(crate) use export_tap::ExportTap;
 pub(crate) use inbound::Route;
+pub(crate) use pending::{Kept, Pending, UNCOUNTED};
 use replies::ReplySender;
 pub(crate) use replies::{Direct, Oversized, ReplyEvent, ReplyReceiver};
 
@@ -221,6 +223,20 @@ impl Hub {
     /// Subscribes to peer up/down events.
     pub(crate) fn events(&self) -> tokio::sync::broadcast::Receiver<crate::events::BridgeEvent> {
         self.events.subscribe()
+    }
+
+    /// A proxy sent `count` messages of the lost `instance` again, `duplicates` of which had
+    /// already replied: counted, logged and announced.
+    pub(crate) fn report_resent(&self, process: &str, instance: &str, count: u64, duplicates: u64) {
+        self.metrics.proxy_resent.add(count);
+        self.metrics.proxy_duplicates.add(duplicates);
+        tracing::warn!(%process, %instance, count, duplicates, "instance lost: messages sent again to the live instances");
+        self.emit(BridgeEvent::MessagesResent {
+            process: process.to_string(),
+            instance_id: instance.to_string(),
+            count,
+            duplicates,
+        });
     }
 
     pub(crate) fn emit(&self, event: crate::events::BridgeEvent) {

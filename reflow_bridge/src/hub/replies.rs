@@ -11,13 +11,15 @@ use parking_lot::Mutex;
 use reflow_network::{Message, Outputs, TryOutputError};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
+use super::pending::Pending;
 use super::RecvCredit;
 
 /// What comes back to a proxy.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ReplyEvent {
-    /// An output of the remote actor, on its outport.
-    Message(String, Message),
+    /// An output of the remote actor, on its outport, with the index of the message of this
+    /// session that caused it (the `handled` of its `Reply`).
+    Message(String, Message, u64),
     /// Every output caused by this proxy's messages has arrived.
     End,
     /// The remote actor stopped before it finished this proxy's messages; nothing more
@@ -57,6 +59,8 @@ struct Shared {
     direct: Mutex<Option<Outputs>>,
     /// Grants the exporting side credit as replies are passed on.
     credit: Option<Arc<RecvCredit>>,
+    /// The session's messages not yet done at the exporting side.
+    pending: Arc<Pending>,
 }
 
 /// The hub's end: where the link delivers a session's replies.
@@ -76,10 +80,15 @@ pub(crate) struct ReplyReceiver {
 pub(crate) struct Direct(Arc<Shared>);
 
 /// A session's replies: at most `capacity` queued; `credit` is granted as they are passed on.
-pub(crate) fn channel(capacity: usize, credit: Arc<RecvCredit>) -> (ReplySender, ReplyReceiver) {
+pub(crate) fn channel(
+    capacity: usize,
+    credit: Arc<RecvCredit>,
+    pending: Arc<Pending>,
+) -> (ReplySender, ReplyReceiver) {
     let (tx, rx) = mpsc::channel(capacity);
     let shared = Arc::new(Shared {
         credit: Some(credit),
+        pending,
         ..Shared::default()
     });
     let sender = ReplySender {
@@ -93,8 +102,13 @@ impl ReplySender {
     /// Delivers a reply now if that needs no waiting: straight out when allowed, else into
     /// the queue. Hands it back when the queue is full. A reply for a proxy that is gone
     /// is dropped.
-    pub(crate) fn try_reply(&self, port: String, msg: Message) -> Result<(), (String, Message)> {
-        let msg = match self.try_direct(&port, msg) {
+    pub(crate) fn try_reply(
+        &self,
+        port: String,
+        msg: Message,
+        handled: u64,
+    ) -> Result<(), (String, Message)> {
+        let msg = match self.try_direct(&port, msg, handled) {
             Ok(()) => {
                 self.shared.passed_on(true);
                 return Ok(());
@@ -102,16 +116,21 @@ impl ReplySender {
             Err(msg) => msg,
         };
         self.shared.queued.fetch_add(1, Ordering::AcqRel);
-        match self.tx.try_send(ReplyEvent::Message(port, msg)) {
+        match self.tx.try_send(ReplyEvent::Message(port, msg, handled)) {
             Ok(()) => Ok(()),
             Err(err) => {
                 self.shared.queued.fetch_sub(1, Ordering::AcqRel);
                 match err {
-                    TrySendError::Full(ReplyEvent::Message(port, msg)) => Err((port, msg)),
+                    TrySendError::Full(ReplyEvent::Message(port, msg, _)) => Err((port, msg)),
                     _ => Ok(()),
                 }
             }
         }
+    }
+
+    /// The first `count` messages of the session are done at the exporting side.
+    pub(crate) fn done(&self, count: u64) {
+        self.shared.pending.done(count);
     }
 
     /// Records a message of this session refused on the way out, and wakes the proxy's
@@ -144,7 +163,7 @@ impl ReplySender {
     /// Sends straight out of the proxy's outports when nothing is queued and every receiver
     /// has room; hands the message back otherwise (an unknown outport too: the forwarder
     /// reports it).
-    fn try_direct(&self, port: &str, msg: Message) -> Result<(), Message> {
+    fn try_direct(&self, port: &str, msg: Message, handled: u64) -> Result<(), Message> {
         if self.shared.queued.load(Ordering::Acquire) != 0 {
             return Err(msg);
         }
@@ -154,7 +173,10 @@ impl ReplySender {
         };
         outputs.try_send(port, msg).map_err(|err| match err {
             TryOutputError::Full(msg) | TryOutputError::Failed(_, msg) => msg,
-        })
+        })?;
+        // Under the lock: once the way out is closed, every reply that left is counted.
+        self.shared.pending.replied(handled);
+        Ok(())
     }
 }
 
@@ -169,8 +191,10 @@ impl ReplyReceiver {
         self.rx.recv().await
     }
 
-    /// The reply last received has been passed on out of the proxy's outports.
-    pub(crate) fn passed_on(&self) {
+    /// The reply last received, caused by the session's message at index `handled`, has
+    /// been passed on out of the proxy's outports.
+    pub(crate) fn passed_on(&self, handled: u64) {
+        self.shared.pending.replied(handled);
         self.handled();
         self.shared.passed_on(false);
     }

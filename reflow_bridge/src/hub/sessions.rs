@@ -5,6 +5,7 @@ use reflow_network::{Message, Origin};
 
 use std::sync::Arc;
 
+use super::pending::Pending;
 use super::replies::{self, Oversized, ReplyEvent, ReplyReceiver, ReplySender};
 use super::{Hub, Session};
 use super::{RecvCredit, SendWindow};
@@ -12,15 +13,17 @@ use crate::net::{LinkHandle, LinkId};
 
 impl Hub {
     /// Opens a session on `link`: a fresh origin, the channel its replies arrive on (at most
-    /// `capacity` queued), and the window its messages are sent within.
+    /// `capacity` queued), the window its messages are sent within, and where its messages
+    /// are kept until done.
     pub(crate) fn open_session(
         &self,
         link: &LinkHandle,
         capacity: usize,
-    ) -> (Origin, ReplyReceiver, Arc<SendWindow>) {
+    ) -> (Origin, ReplyReceiver, Arc<SendWindow>, Arc<Pending>) {
         let origin = self.next_origin();
         let credit = RecvCredit::new(link.clone(), origin, true);
-        let (tx, rx) = replies::channel(capacity, credit);
+        let pending = Arc::new(Pending::default());
+        let (tx, rx) = replies::channel(capacity, credit, pending.clone());
         let window = Arc::new(SendWindow::default());
         let session = Session {
             link: link.id,
@@ -28,7 +31,7 @@ impl Hub {
             window: window.clone(),
         };
         self.sessions.lock().insert(origin, session);
-        (origin, rx, window)
+        (origin, rx, window, pending)
     }
 
     /// `Credit` from the peer of `link` for session `origin`: for a proxy session opened
@@ -40,10 +43,12 @@ impl Hub {
             local.and_then(|o| served.get(&o).map(|s| s.window.clone()))
         } else {
             let sessions = self.sessions.lock();
-            sessions
-                .get(&origin)
-                .filter(|s| s.link == link)
-                .map(|s| s.window.clone())
+            let session = sessions.get(&origin).filter(|s| s.link == link);
+            // The exporting side grants credit as its instance finishes handling messages.
+            if let Some(session) = session {
+                session.replies.done(consumed);
+            }
+            session.map(|s| s.window.clone())
         };
         if let Some(window) = window {
             window.credit(consumed);
@@ -83,9 +88,10 @@ impl Hub {
         origin: Origin,
         port: String,
         msg: Message,
+        handled: u64,
     ) -> Result<(), (String, Message)> {
         match self.sessions.lock().get(&origin) {
-            Some(session) => session.replies.try_reply(port, msg),
+            Some(session) => session.replies.try_reply(port, msg, handled),
             None => Ok(()),
         }
     }

@@ -163,11 +163,11 @@ async fn wait_for_connection(
 fn lost(out: &mut Outbound, link: &LinkHandle) -> u64 {
     let _ = out.replay.ack(link.state.acked_by_peer());
     out.outbox.close();
-    let mut queued = out.pending.drain(..).filter(|f| f.seq().is_some()).count() as u64;
+    // A message a proxy handed to another instance is not lost, nor its session's end.
+    let counts = |f: &Frame| f.seq().is_some() && !link.state.is_handed_on(f);
+    let mut lost = out.pending.drain(..).filter(counts).count() as u64;
     while let Ok(frame) = out.outbox.try_recv() {
-        if frame.seq().is_some() {
-            queued += 1;
-        }
+        lost += u64::from(counts(&frame));
     }
-    out.replay.unacked() + queued
+    lost + out.replay.unacked_frames().filter(|f| counts(f)).count() as u64
 }

@@ -188,6 +188,7 @@ mod tests {
             actor: "a".into(),
             port: "out".into(),
             origin: 4,
+            handled: 0,
             payload: Message::Integer(1),
         };
         let Refusal::Send(Frame::TooLarge { origin, size, .. }) = refuse(reply, 10, 5) else {

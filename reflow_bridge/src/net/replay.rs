@@ -88,6 +88,15 @@ impl ReplayBuffer {
         usize::try_from(free).unwrap_or(usize::MAX).min(max)
     }
 
+    /// The sequenced frames sent and not acknowledged.
+    pub(crate) fn unacked_frames(&self) -> impl Iterator<Item = &Frame> {
+        let acked = self.acked;
+        self.batches
+            .iter()
+            .flat_map(|b| b.frames.iter())
+            .filter(move |f| f.seq().is_some_and(|seq| seq > acked))
+    }
+
     /// Sequenced frames sent and not acknowledged.
     pub(crate) fn unacked(&self) -> u64 {
         self.last - self.acked

@@ -3,6 +3,7 @@
 //! writer's wake-ups, the heartbeat to answer, the link's life, the parts of a large frame
 //! received so far. A leaf: it knows nothing of the tasks that use it.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -63,6 +64,9 @@ pub(crate) struct LinkState {
     partial: Mutex<Vec<u8>>,
     /// Session credit to grant the peer: `(origin, reply, consumed)`.
     grants: Mutex<Vec<(u32, bool, u64)>>,
+    /// Proxy sessions whose messages were handed to another instance: what of theirs the
+    /// peer never gets is not lost.
+    handed_on: Mutex<HashSet<u32>>,
 }
 
 impl LinkState {
@@ -229,6 +233,18 @@ impl LinkState {
         if !quiet && self.unacknowledged() == 0 {
             self.wake.notify_one();
         }
+    }
+
+    /// The messages of proxy session `origin` went to another instance.
+    pub(crate) fn hand_on(&self, origin: u32) {
+        self.handed_on.lock().insert(origin);
+    }
+
+    /// Whether `frame` belongs to a session whose messages went to another instance.
+    pub(crate) fn is_handed_on(&self, frame: &crate::protocol::Frame) -> bool {
+        frame
+            .origin()
+            .is_some_and(|origin| self.handed_on.lock().contains(&origin))
     }
 
     /// The credit to grant now.

@@ -127,6 +127,10 @@ pub(crate) enum Frame {
         port: String,
         /// The proxy session the output belongs to, or 0 for all of them.
         origin: u32,
+        /// How many of the session's messages the exported actor had finished handling when
+        /// it emitted this output: the output belongs to the next one (0 from a shared
+        /// export, which does not count).
+        handled: u64,
         /// The message.
         #[serde(with = "payload")]
         payload: Message,
@@ -334,6 +338,14 @@ impl Frame {
     /// frames have no `seq` and are never replayed.
     pub(crate) fn is_control(&self) -> bool {
         self.seq().is_none()
+    }
+
+    /// The session a message or its end belongs to (`Data`, `End`).
+    pub(crate) fn origin(&self) -> Option<u32> {
+        match self {
+            Frame::Data { origin, .. } | Frame::End { origin, .. } => Some(*origin),
+            _ => None,
+        }
     }
 
     /// The sequence number of a data frame (`Data`, `End`, `Reply`, `ReplyEnd`,

@@ -16,7 +16,7 @@ pub(crate) use frame::{ExportedActor, Frame, Nonce, RefuseReason};
 pub(crate) use payload::MAX_DEPTH;
 
 /// The protocol version this build speaks, first in every envelope and in the handshake.
-pub(crate) const PROTOCOL_VERSION: u16 = 3;
+pub(crate) const PROTOCOL_VERSION: u16 = 4;
 
 /// Messages of one proxy session that may be sent, in each direction, and not yet consumed
 /// by the other side (see `Frame::Credit`).

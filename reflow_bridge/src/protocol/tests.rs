@@ -7,6 +7,9 @@ use serde_json::json;
 
 use super::*;
 
+/// The version byte that starts every encoded batch.
+const V: u8 = PROTOCOL_VERSION as u8;
+
 /// One frame of every kind, in wire order.
 pub(crate) fn samples() -> Vec<Frame> {
     vec![
@@ -68,6 +71,7 @@ pub(crate) fn samples() -> Vec<Frame> {
             actor: "counter".into(),
             port: "out".into(),
             origin: 0,
+            handled: 0,
             payload: Message::Bytes(Arc::from(&[0u8, 255, 3][..])),
         },
         Frame::ReplyEnd {
@@ -145,7 +149,7 @@ fn variant_indices_and_kind_names_are_pinned() {
     for (index, frame) in frames.iter().enumerate() {
         let bytes = encode(std::slice::from_ref(frame)).unwrap();
         // version 3, count 1, then the variant index (a single varint byte below 128).
-        assert_eq!(&bytes[..3], &[3, 1, index as u8], "{}", frame.kind());
+        assert_eq!(&bytes[..3], &[V, 1, index as u8], "{}", frame.kind());
         assert_eq!(frame.kind(), names[index]);
     }
 }
@@ -153,7 +157,7 @@ fn variant_indices_and_kind_names_are_pinned() {
 #[test]
 fn golden_bytes() {
     let bytes = encode(&[Frame::Heartbeat { id: 300 }, Frame::Welcome]).unwrap();
-    assert_eq!(bytes, [3, 2, 6, 0xac, 0x02, 3]);
+    assert_eq!(bytes, [V, 2, 6, 0xac, 0x02, 3]);
     let data = Frame::Data {
         seq: 1,
         actor: "a".into(),
@@ -164,7 +168,7 @@ fn golden_bytes() {
     };
     let bytes = encode(&[data]).unwrap();
     // kind 9, seq 1, "a", "in", origin 2, Integer (2) zigzag(-1) = 1, no trace.
-    assert_eq!(bytes, [3, 1, 9, 1, 1, b'a', 2, b'i', b'n', 2, 2, 1, 0]);
+    assert_eq!(bytes, [V, 1, 9, 1, 1, b'a', 2, b'i', b'n', 2, 2, 1, 0]);
 }
 
 #[test]
@@ -202,7 +206,7 @@ fn exported_metadata_is_json_text() {
 #[test]
 fn an_empty_batch_round_trips() {
     let bytes = encode(&[]).unwrap();
-    assert_eq!(bytes, [3, 0]);
+    assert_eq!(bytes, [V, 0]);
     assert_eq!(decode(&bytes).unwrap(), vec![]);
 }
 
@@ -210,10 +214,10 @@ fn an_empty_batch_round_trips() {
 fn encode_into_reuses_and_replaces_the_buffer() {
     let mut buf = vec![0xff; 10];
     encode_into(&[Frame::Welcome], &mut buf).unwrap();
-    assert_eq!(buf, [3, 1, 3]);
+    assert_eq!(buf, [V, 1, 3]);
     let capacity = buf.capacity();
     encode_into(&[Frame::Ack { seq: 1 }], &mut buf).unwrap();
-    assert_eq!(buf, [3, 1, 13, 1]);
+    assert_eq!(buf, [V, 1, 13, 1]);
     assert_eq!(buf.capacity(), capacity);
 }
 
@@ -221,12 +225,15 @@ fn encode_into_reuses_and_replaces_the_buffer() {
 fn decode_errors_are_typed() {
     let cases: Vec<(&[u8], DecodeError)> = vec![
         (&[], DecodeError::Empty),
-        (&[4, 0], DecodeError::UnsupportedVersion(4)),
+        (
+            &[V + 1, 0],
+            DecodeError::UnsupportedVersion(u16::from(V) + 1),
+        ),
         (&[1, 0], DecodeError::UnsupportedVersion(1)),
         (&[0x80, 0x01, 0], DecodeError::UnsupportedVersion(128)),
-        (&[3, 1, 19], DecodeError::UnknownKind { frame: 0, kind: 19 }),
+        (&[V, 1, 19], DecodeError::UnknownKind { frame: 0, kind: 19 }),
         (
-            &[3, 2, 3, 0x90, 0x4e],
+            &[V, 2, 3, 0x90, 0x4e],
             DecodeError::UnknownKind {
                 frame: 1,
                 kind: 10000,
@@ -242,20 +249,20 @@ fn decode_errors_are_typed() {
 fn malformed_messages_say_what_is_wrong() {
     let cases: Vec<(&[u8], &str)> = vec![
         (&[0x80], "protocol version"),
-        (&[3], "frame count"),
-        (&[3, 5, 3], "5 frames announced in 1 bytes"),
-        (&[3, 1, 3, 3], "1 trailing bytes"),
-        (&[3, 1, 6], "frame 0 (kind 6)"),
-        (&[3, 1, 4, 6, 0], "unknown variant"),
-        (&[3, 1, 8, 2, 0xff, 0xfe], "utf-8"),
-        (&[3, 1, 0x80], "frame 0: kind"),
+        (&[V], "frame count"),
+        (&[V, 5, 3], "5 frames announced in 1 bytes"),
+        (&[V, 1, 3, 3], "1 trailing bytes"),
+        (&[V, 1, 6], "frame 0 (kind 6)"),
+        (&[V, 1, 4, 6, 0], "unknown variant"),
+        (&[V, 1, 8, 2, 0xff, 0xfe], "utf-8"),
+        (&[V, 1, 0x80], "frame 0: kind"),
         (
-            &[3, 1, 9, 0xff, 0xff],
+            &[V, 1, 9, 0xff, 0xff],
             "the message ends in the middle of a value",
         ),
         (
             &[
-                3, 1, 13, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                V, 1, 13, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
             ],
             "a number is not validly encoded",
         ),
@@ -281,7 +288,7 @@ fn decode_limited_refuses_before_decoding() {
         Err(DecodeError::TooManyFrames { count: 3, max: 2 })
     );
     let huge = [
-        3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        V, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
     ];
     assert_eq!(
         decode_limited(&huge, 100),
@@ -343,6 +350,7 @@ fn a_too_deep_payload_names_its_frame() {
         actor: "a".into(),
         port: "out".into(),
         origin: 0,
+        handled: 0,
         payload,
     };
     let frames = [frame(Message::Flow), frame(nested(MAX_DEPTH + 1))];
@@ -353,8 +361,8 @@ fn a_too_deep_payload_names_its_frame() {
 
     // The same frame as a hostile peer would write it: the derived `Message` encoding, which
     // the frame encoding reuses field for field (a tuple is a plain concatenation).
-    let fields = (11u32, 1u64, "a", "out", 0u32, nested(MAX_DEPTH + 1));
-    let mut bytes = vec![3, 1];
+    let fields = (11u32, 1u64, "a", "out", 0u32, 0u64, nested(MAX_DEPTH + 1));
+    let mut bytes = vec![V, 1];
     bytes.extend(postcard::to_allocvec(&fields).unwrap());
     match decode(&bytes) {
         Err(DecodeError::Malformed(text)) => assert!(text.contains("deeper than 128"), "{text}"),
@@ -365,7 +373,7 @@ fn a_too_deep_payload_names_its_frame() {
 #[test]
 fn a_hostile_nesting_far_beyond_the_bound_is_refused_without_overflow() {
     // 100 000 nested single-element arrays: 200 kB that would blow the stack unbounded.
-    let mut bytes = vec![3, 1, 11, 1, 1, b'a', 3, b'o', b'u', b't', 0];
+    let mut bytes = vec![V, 1, 11, 1, 1, b'a', 3, b'o', b'u', b't', 0];
     for _ in 0..100_000 {
         bytes.extend([5, 1]);
     }
@@ -520,6 +528,7 @@ fn data_frame() -> impl Strategy<Value = Frame> {
                 actor,
                 port,
                 origin,
+                handled: 0,
                 payload,
             }
         }),

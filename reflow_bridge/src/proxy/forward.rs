@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reflow_network::{ActorResult, Outputs};
+use reflow_network::{ActorError, Outputs};
 use tokio::sync::watch;
 use tokio::time::error::Elapsed;
 
@@ -15,32 +15,52 @@ use super::remote::Remote;
 use crate::hub::{ReplyEvent, ReplyReceiver};
 use crate::metrics::SkipReason;
 
+/// How a session stopped short of its end.
+#[derive(Debug)]
+pub(crate) enum Stopped {
+    /// The hub dropped the session: its link was given up, or the proxy closed it. Every
+    /// reply that arrived before has been passed on.
+    Lost,
+    /// The proxy's error (the remote actor failed, a timeout, a reply over the size limit).
+    Failed(ActorError),
+}
+
+impl From<ActorError> for Stopped {
+    fn from(err: ActorError) -> Self {
+        Stopped::Failed(err)
+    }
+}
+
 /// Runs until the session ends: `Ok` at its end (or, in skip mode, when it is given up),
-/// the proxy's error otherwise.
+/// how it stopped otherwise.
 pub(crate) async fn forward(
     mut replies: ReplyReceiver,
     outputs: Outputs,
     mut ended: watch::Receiver<bool>,
     remote: Arc<Remote>,
-) -> ActorResult {
+) -> Result<(), Stopped> {
     loop {
         let event = match next(&mut replies, &mut ended, remote.timeout()).await {
             Ok(Some(event)) => event,
-            Ok(None) => return Err(remote.lost()),
-            Err(_) => return remote.give_up(SkipReason::ReplyTimeout, remote.reply_timed_out()),
+            Ok(None) => return Err(Stopped::Lost),
+            Err(_) => {
+                return Ok(remote.give_up(SkipReason::ReplyTimeout, remote.reply_timed_out())?)
+            }
         };
         // Refused on the way out before anything that came back since: handled first.
         for refused in replies.take_refused() {
             remote.give_up(SkipReason::TooLarge, remote.too_large(&refused))?;
         }
         match event {
-            ReplyEvent::Message(port, msg) => {
+            ReplyEvent::Message(port, msg, handled) => {
                 outputs.send(&port, msg).await?;
-                replies.passed_on();
+                // No await in between: a forwarder stopped at an await point has counted
+                // every reply that left.
+                replies.passed_on(handled);
             }
             ReplyEvent::End => return Ok(()),
             ReplyEvent::Error(error) => {
-                return remote.give_up(SkipReason::RemoteError, remote.remote_failed(&error))
+                return Ok(remote.give_up(SkipReason::RemoteError, remote.remote_failed(&error))?)
             }
             ReplyEvent::TooLarge(refused) => {
                 remote.give_up(SkipReason::TooLarge, remote.too_large(&refused))?;

@@ -1,38 +1,35 @@
-//! The instances a proxy routes to, and its session (a leg) on each: membership follows the
-//! hub's links while the proxy runs, so an instance that links later joins the rotation and
-//! one whose link goes down leaves it at once.
+//! The instances a proxy routes to, and its sessions (legs) on each. Membership follows the
+//! hub's links while the proxy runs: an instance that links later joins the rotation, one
+//! whose link goes down leaves it at once. A leg lost with its instance hands its messages
+//! not yet done to the live instances ([`Members::recover`]), before any newer message.
 
 use std::sync::Arc;
 
-use reflow_network::{ActorError, ActorResult, Message, Origin, Outputs};
+use reflow_network::{ActorError, ActorResult, Message, Outputs};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use super::forward;
+use super::leg::Leg;
 use super::policy::{Candidate, Chooser, Policy};
-use super::remote::Remote;
 use super::shares::Shares;
-use super::{ProxyOptions, REPLY_ROOM};
-use crate::hub::{Direct, Hub};
+use super::ProxyOptions;
+use crate::hub::{Hub, Kept};
 use crate::net::LinkHandle;
-use crate::protocol::Frame;
-
-/// The proxy's session on one instance.
-struct Leg {
-    origin: Origin,
-    remote: Arc<Remote>,
-    direct: Direct,
-    /// Tells the forwarder that this leg's input has ended, so the remote side's silence
-    /// counts.
-    ended: watch::Sender<bool>,
-    forwarder: Option<JoinHandle<ActorResult>>,
-}
 
 /// One instance of the network that exports the actor.
 struct Member {
     instance: String,
     link: LinkHandle,
-    leg: Option<Leg>,
+    /// Its sessions: the last takes new messages unless its input has ended.
+    legs: Vec<Leg>,
+    /// It was lost: no new messages until its link is up again.
+    failed: bool,
+}
+
+impl Member {
+    /// Whether it takes new messages now.
+    fn is_up(&self) -> bool {
+        !self.failed && self.link.is_connected()
+    }
 }
 
 /// Everything a proxy routes over.
@@ -73,61 +70,58 @@ impl Members {
         }
     }
 
-    /// Takes in instances that linked since the last look, and forgets those whose link was
-    /// given up and that hold no session.
+    /// Takes in instances that linked since the last look, lets a lost one whose link is up
+    /// again back in, and forgets those whose link was given up and hold no session.
     fn refresh(&mut self) {
         if !self.changes.has_changed().unwrap_or(false) {
             return;
         }
         self.changes.borrow_and_update();
         for (instance, link) in self.hub.instances_exporting(&self.actor, &self.network) {
-            if !self.list.iter().any(|m| m.link.id == link.id) {
-                self.list.push(Member {
+            match self.list.iter_mut().find(|m| m.link.id == link.id) {
+                Some(member) => member.failed &= !link.is_connected(),
+                None => self.list.push(Member {
                     instance,
                     link,
-                    leg: None,
-                });
+                    legs: Vec::new(),
+                    failed: false,
+                }),
             }
         }
-        self.list.retain(|m| m.leg.is_some() || !m.link.is_closed());
+        self.list
+            .retain(|m| !m.legs.is_empty() || !m.link.is_closed());
         for m in &self.list {
-            self.shares.set_state(&m.instance, state_of(&m.link));
+            self.shares.set_state(&m.instance, state_of(m));
         }
     }
 
-    /// The members that take new messages: linked and up; when none is up, those whose
-    /// link waits to be resumed (a send then waits for it, within the timeout).
+    /// The members that take new messages: those up; when none is, those whose link waits
+    /// to be resumed (a send then waits for it, within the timeout).
     fn candidates(&self) -> Vec<usize> {
-        let live = |m: &Member| m.leg.as_ref().is_none_or(|l| !l.is_over());
         let up: Vec<usize> = (0..self.list.len())
-            .filter(|&i| self.list[i].link.is_connected() && live(&self.list[i]))
+            .filter(|&i| self.list[i].is_up())
             .collect();
         if !up.is_empty() {
             return up;
         }
         (0..self.list.len())
-            .filter(|&i| !self.list[i].link.is_closed() && live(&self.list[i]))
+            .filter(|&i| !self.list[i].failed && !self.list[i].link.is_closed())
             .collect()
     }
 
-    /// Where `msg` goes, by the policy: indices into the member list.
-    fn route(&mut self, msg: &Message) -> Result<Vec<usize>, ActorError> {
+    /// Where `msg` goes, by the policy: indices into the member list. With no instance to
+    /// take it, waits for one to link, at most the timeout.
+    async fn route(&mut self, msg: &Message) -> Result<Vec<usize>, ActorError> {
         self.refresh();
-        let eligible = self.candidates();
+        let mut eligible = self.candidates();
         if eligible.is_empty() {
-            return Err(ActorError::new(format!(
-                "no instance of network `{}` that exports `{}` is linked",
-                self.network, self.actor
-            )));
+            eligible = self.wait_for_candidates().await?;
         }
         let candidates: Vec<Candidate<'_>> = eligible
             .iter()
             .map(|&i| Candidate {
                 instance: &self.list[i].instance,
-                in_flight: self.list[i]
-                    .leg
-                    .as_ref()
-                    .map_or(0, |l| l.remote.in_flight()),
+                in_flight: self.list[i].legs.last().map_or(0, Leg::in_flight),
             })
             .collect();
         let chosen = self
@@ -137,171 +131,216 @@ impl Members {
         Ok(chosen.into_iter().map(|c| eligible[c]).collect())
     }
 
-    /// Sends `msg` on `port` where the policy says, opening sessions as needed.
+    /// Waits up to the timeout for an instance to take messages (a restarted one, say).
+    async fn wait_for_candidates(&mut self) -> Result<Vec<usize>, ActorError> {
+        let deadline = tokio::time::Instant::now() + self.options.timeout;
+        loop {
+            let changed = tokio::time::timeout_at(deadline, self.changes.changed()).await;
+            if !matches!(changed, Ok(Ok(()))) {
+                return Err(ActorError::new(format!(
+                    "no instance of network `{}` that exports `{}` is linked (waited {} ms)",
+                    self.network,
+                    self.actor,
+                    self.options.timeout.as_millis()
+                )));
+            }
+            self.changes.mark_changed();
+            self.refresh();
+            let eligible = self.candidates();
+            if !eligible.is_empty() {
+                return Ok(eligible);
+            }
+        }
+    }
+
+    /// Sends `msg` on `port` where the policy says, opening sessions as needed; first hands
+    /// on what lost instances had not done.
     pub(super) async fn send(
         &mut self,
         port: &str,
         msg: Message,
         outputs: &Outputs,
     ) -> ActorResult {
-        let targets = self.route(&msg)?;
-        for i in targets {
-            let leg = self.leg(i, outputs);
-            let (origin, remote) = (leg.origin, leg.remote.clone());
-            let frame = Frame::Data {
-                seq: 0,
-                actor: self.actor.clone(),
-                port: port.to_string(),
-                origin,
-                payload: msg.clone(),
-                trace: None,
-            };
-            if remote.send(frame).await? == super::remote::Sent::Delivered {
+        self.recover(outputs).await?;
+        self.route_and_send(port, msg, outputs).await
+    }
+
+    async fn route_and_send(&mut self, port: &str, msg: Message, outputs: &Outputs) -> ActorResult {
+        for i in self.route(&msg).await? {
+            let leg = self.open_leg(i, outputs);
+            let leg = &self.list[i].legs[leg];
+            if leg.send(&self.actor, port, msg.clone()).await? {
                 self.shares.sent(&self.list[i].instance, 1);
             }
         }
         Ok(())
     }
 
-    /// The session on member `i`, opened on first use.
-    fn leg(&mut self, i: usize, outputs: &Outputs) -> &Leg {
-        let leg = match self.list[i].leg.take() {
-            Some(leg) => leg,
-            None => self.open(&self.list[i].link, outputs),
-        };
-        self.list[i].leg.insert(leg)
-    }
-
-    /// Opens a session on `link`: replies come out of `outputs`, straight from the link while
-    /// the input is open and through a forwarder task always.
-    fn open(&self, link: &LinkHandle, outputs: &Outputs) -> Leg {
-        let capacity = self.hub.config.local.capacity.max(REPLY_ROOM);
-        let (origin, replies, window) = self.hub.open_session(link, capacity);
-        let name = format!("{}@{}", self.actor, self.network);
-        let metrics = self.hub.metrics.clone();
-        let remote = Remote::new(
-            link.clone(),
-            name,
-            &self.process,
-            self.options.clone(),
-            metrics,
-        );
-        let remote = Arc::new(remote.with_window(window));
-        let direct = replies.direct();
-        direct.open(outputs.clone());
-        let ended = watch::channel(false).0;
-        let task = forward::forward(replies, outputs.clone(), ended.subscribe(), remote.clone());
-        Leg {
-            origin,
-            remote,
-            direct,
-            ended,
-            forwarder: Some(tokio::spawn(task)),
+    /// The index of the session on member `i` that takes messages, opened when there is
+    /// none.
+    fn open_leg(&mut self, i: usize, outputs: &Outputs) -> usize {
+        let taking = self.list[i].legs.last().is_some_and(|l| !l.input_ended());
+        if !taking {
+            let name = format!("{}@{}", self.actor, self.network);
+            let leg = Leg::open(
+                &self.hub,
+                &self.list[i].link,
+                (name, &self.process),
+                &self.options,
+                outputs,
+            );
+            self.list[i].legs.push(leg);
         }
+        self.list[i].legs.len() - 1
     }
 
-    /// Whether a session is already over: its remote actor failed, or its link dropped it.
-    pub(super) fn any_over(&self) -> bool {
-        self.legs().any(Leg::is_over)
-    }
-
-    /// The outcome of the first session that is over.
-    pub(super) async fn join_over(&mut self) -> ActorResult {
-        for member in &mut self.list {
-            if let Some(leg) = member.leg.as_mut().filter(|l| l.is_over()) {
-                return leg.join().await;
+    /// Hands on the messages not done by sessions that are lost (their link was given up)
+    /// or whose instance is down while another is up: each goes where the policy now
+    /// says, in the order sent. A remote actor's failure ends the proxy as before.
+    async fn recover(&mut self, outputs: &Outputs) -> ActorResult {
+        self.refresh();
+        let another_up =
+            |me: usize, list: &[Member]| list.iter().enumerate().any(|(j, m)| j != me && m.is_up());
+        let mut kept = Vec::new();
+        for i in 0..self.list.len() {
+            let down = !self.list[i].link.is_connected() && another_up(i, &self.list);
+            let lost: Vec<usize> = (0..self.list[i].legs.len())
+                .filter(|&l| down || self.list[i].legs[l].is_over())
+                .collect();
+            for l in lost.into_iter().rev() {
+                let leg = self.list[i].legs.remove(l);
+                let messages = leg.give_up(&self.hub, &self.actor).await?;
+                self.list[i].failed = true;
+                kept.push((self.list[i].instance.clone(), messages));
             }
+        }
+        for (instance, messages) in kept {
+            self.resend(&instance, messages, outputs).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends again the messages `instance` did not finish, and reports them.
+    async fn resend(
+        &mut self,
+        instance: &str,
+        messages: Vec<Kept>,
+        outputs: &Outputs,
+    ) -> ActorResult {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let duplicates = messages.iter().filter(|k| k.replied).count() as u64;
+        self.hub
+            .report_resent(&self.process, instance, messages.len() as u64, duplicates);
+        for kept in messages {
+            self.route_and_send(&kept.port, kept.msg, outputs).await?;
         }
         Ok(())
     }
 
     /// Ends the input of every session (opening one when none was, so that an empty stream
-    /// ends remotely as it would locally), then waits for every session to end. The first
-    /// failure is the outcome.
+    /// ends remotely as it would locally), then waits for every session to end, handing on
+    /// the messages of any lost meanwhile. The first failure is the outcome.
     pub(super) async fn end(&mut self, outputs: &Outputs) -> ActorResult {
-        if self.legs().next().is_none() {
-            self.refresh();
-            let eligible = self.candidates();
-            let take = match self.policy {
-                Policy::Broadcast => eligible.len(),
-                _ => 1,
-            };
-            for &i in eligible.iter().take(take) {
-                self.leg(i, outputs);
+        self.recover(outputs).await?;
+        if self.list.iter().all(|m| m.legs.is_empty()) {
+            let eligible = self.route_targets_for_end().await?;
+            for i in eligible {
+                self.open_leg(i, outputs);
             }
         }
-        for member in &mut self.list {
-            let Some(leg) = member.leg.as_mut() else {
-                continue;
-            };
-            // From now on every reply passes the forwarder, which times the remote side's
-            // silence.
-            leg.direct.close();
-            leg.remote.send(leg.end_frame(&self.actor)).await?;
-            leg.ended.send_replace(true);
+        loop {
+            for leg in self.list.iter_mut().flat_map(|m| m.legs.iter_mut()) {
+                leg.end_input(&self.actor).await?;
+            }
+            if self.all_finished().await? {
+                return Ok(());
+            }
+            self.recover(outputs).await?;
         }
-        let mut outcome = Ok(());
-        for member in &mut self.list {
-            if let Some(leg) = member.leg.as_mut() {
-                let result = leg.join().await;
-                if outcome.is_ok() {
-                    outcome = result;
-                }
+    }
+
+    /// Where an empty stream's end goes: every instance when broadcasting, else one.
+    async fn route_targets_for_end(&mut self) -> Result<Vec<usize>, ActorError> {
+        self.refresh();
+        let mut eligible = self.candidates();
+        if eligible.is_empty() {
+            eligible = self.wait_for_candidates().await?;
+        }
+        if !matches!(self.policy, Policy::Broadcast) {
+            eligible.truncate(1);
+        }
+        Ok(eligible)
+    }
+
+    /// Waits for every session to end: `true` when all did, `false` as soon as one is lost
+    /// or its instance goes down while another is up (the caller recovers and waits again).
+    async fn all_finished(&mut self) -> Result<bool, ActorError> {
+        loop {
+            self.join_failed().await?;
+            let down = self.list.iter().enumerate().any(|(i, m)| {
+                !m.legs.is_empty()
+                    && !m.link.is_connected()
+                    && self
+                        .list
+                        .iter()
+                        .enumerate()
+                        .any(|(j, o)| j != i && o.is_up())
+            });
+            if down || self.legs().any(Leg::is_lost) {
+                return Ok(false);
+            }
+            let Some(leg) = self
+                .list
+                .iter_mut()
+                .flat_map(|m| m.legs.iter_mut())
+                .find(|l| !l.is_done())
+            else {
+                return Ok(true);
+            };
+            tokio::select! {
+                outcome = leg.wait() => outcome?,
+                _ = self.changes.changed() => self.changes.mark_changed(),
             }
         }
-        outcome
     }
 
     /// The proxy is going away: forget every session, and tell the remote side of those
     /// whose input did not end.
     pub(super) fn stop(&mut self) {
-        for member in &mut self.list {
-            let Some(leg) = member.leg.as_mut() else {
-                continue;
-            };
-            leg.direct.close();
-            self.hub.close_session(leg.origin);
-            if let Some(task) = leg.forwarder.take() {
-                task.abort();
-            }
-            if !*leg.ended.borrow() {
-                leg.remote.send_in_background(leg.end_frame(&self.actor));
+        for leg in self.list.iter_mut().flat_map(|m| m.legs.iter_mut()) {
+            leg.stop(&self.hub, &self.actor);
+        }
+    }
+
+    /// Whether a session is over with a failure that ends the proxy (a lost one is
+    /// recovered at the next message instead).
+    pub(super) fn any_failed(&self) -> bool {
+        self.legs().any(Leg::is_failed)
+    }
+
+    /// The failure of the first session that failed.
+    pub(super) async fn join_failed(&mut self) -> ActorResult {
+        for leg in self.list.iter_mut().flat_map(|m| m.legs.iter_mut()) {
+            if leg.is_failed() {
+                return leg.wait().await;
             }
         }
+        Ok(())
     }
 
     fn legs(&self) -> impl Iterator<Item = &Leg> {
-        self.list.iter().filter_map(|m| m.leg.as_ref())
-    }
-}
-
-impl Leg {
-    fn is_over(&self) -> bool {
-        self.forwarder.as_ref().is_some_and(JoinHandle::is_finished)
-    }
-
-    async fn join(&mut self) -> ActorResult {
-        match self.forwarder.take() {
-            Some(task) => task.await.map_err(ActorError::new)?,
-            None => Ok(()),
-        }
-    }
-
-    fn end_frame(&self, actor: &str) -> Frame {
-        Frame::End {
-            seq: 0,
-            actor: actor.to_string(),
-            origin: self.origin,
-        }
+        self.list.iter().flat_map(|m| m.legs.iter())
     }
 }
 
 /// Where an instance stands for routing.
-fn state_of(link: &LinkHandle) -> &'static str {
-    if link.is_connected() {
-        "up"
-    } else if link.is_closed() {
+fn state_of(member: &Member) -> &'static str {
+    if member.link.is_closed() {
         "gone"
+    } else if member.is_up() {
+        "up"
     } else {
         "down"
     }

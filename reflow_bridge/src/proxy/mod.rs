@@ -19,6 +19,7 @@ use crate::error::BridgeError;
 use crate::hub::Hub;
 
 mod forward;
+mod leg;
 mod members;
 mod options;
 mod policy;
@@ -53,10 +54,10 @@ impl Actor for Proxy {
     }
 
     async fn on_message(&mut self, port: &str, msg: Message, ctx: &mut Context) -> ActorResult {
-        if self.members.any_over() {
-            // Nothing sent now would come back: finish with the session's outcome.
+        if self.members.any_failed() {
+            // Nothing sent now would come back: finish with the session's failure.
             ctx.stop();
-            return self.members.join_over().await;
+            return self.members.join_failed().await;
         }
         let outputs = self.outputs(ctx);
         self.members.send(port, msg, &outputs).await

@@ -61,6 +61,17 @@ impl Remote {
         self
     }
 
+    /// The messages of session `origin` went to another instance: what of them this link
+    /// never delivers is not counted lost.
+    pub(crate) fn hand_on(&self, origin: u32) {
+        self.link.state.hand_on(origin);
+    }
+
+    /// Whether the link was given up: nothing sent on it arrives.
+    pub(crate) fn link_closed(&self) -> bool {
+        self.link.is_closed()
+    }
+
     /// Messages sent on this session and not yet consumed by the remote side.
     pub(crate) fn in_flight(&self) -> u64 {
         self.window.in_flight()

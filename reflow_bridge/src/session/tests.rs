@@ -353,16 +353,16 @@ fn version_mismatch_both_ways() {
     let mut server = server(token(SECRET));
     let (_, mut hello) = client(token(SECRET));
     if let Frame::Hello { version, .. } = &mut hello {
-        *version = 4;
+        *version = 5;
     }
     let error = server.on_frame(hello, admit_none).unwrap_err();
     assert_eq!(
         error,
-        HandshakeError::VersionMismatch { ours: 3, theirs: 4 }
+        HandshakeError::VersionMismatch { ours: 4, theirs: 5 }
     );
     assert!(matches!(
         error.refusal(),
-        Some(Frame::Refuse { reason: RefuseReason::VersionMismatch, detail }) if detail.contains("speaks 3, the peer 4")
+        Some(Frame::Refuse { reason: RefuseReason::VersionMismatch, detail }) if detail.contains("speaks 4, the peer 5")
     ));
     assert_eq!(error.close_code(), 1002);
 
@@ -374,7 +374,7 @@ fn version_mismatch_both_ways() {
     let error = client.on_frame(challenge).unwrap_err();
     assert_eq!(
         error,
-        HandshakeError::VersionMismatch { ours: 3, theirs: 7 }
+        HandshakeError::VersionMismatch { ours: 4, theirs: 7 }
     );
 }
 

@@ -218,12 +218,13 @@ async fn frames_already_received_are_dropped_and_counted() {
 async fn sending_beyond_the_window_closes_with_1008() {
     let mut h = harness();
     // Replies to a proxy session that reads nothing: delivery stalls after the first.
-    let (origin, _replies, _) = h.hub.open_session(&h.link, 1);
+    let (origin, _replies, _, _) = h.hub.open_session(&h.link, 1);
     let reply = |seq| Frame::Reply {
         seq,
         actor: "a".into(),
         port: "out".into(),
         origin,
+        handled: 0,
         payload: Message::Integer(1),
     };
     let frames: Vec<Frame> = (1..=40).map(reply).collect();
@@ -257,7 +258,11 @@ async fn a_gap_in_sequence_numbers_closes_with_1002() {
 async fn garbage_is_refused_as_malformed() {
     let mut h = harness();
     // Version 2, one frame, kind 0 (hello), then a truncated body.
-    let (code, reason) = close_after(&mut h, Wire::Binary(vec![3, 1, 0, 0xff])).await;
+    let (code, reason) = close_after(
+        &mut h,
+        Wire::Binary(vec![protocol::PROTOCOL_VERSION as u8, 1, 0, 0xff]),
+    )
+    .await;
     assert_eq!(code, 1007, "{reason}");
     assert_eq!(h.hub.metrics.rejected_frames(FrameRejection::Malformed), 1);
 }
@@ -265,7 +270,11 @@ async fn garbage_is_refused_as_malformed() {
 #[tokio::test]
 async fn an_unknown_frame_kind_is_refused_and_counted() {
     let mut h = harness();
-    let (code, reason) = close_after(&mut h, Wire::Binary(vec![3, 1, 99])).await;
+    let (code, reason) = close_after(
+        &mut h,
+        Wire::Binary(vec![protocol::PROTOCOL_VERSION as u8, 1, 99]),
+    )
+    .await;
     assert_eq!(code, 1002, "{reason}");
     assert_eq!(
         h.hub.metrics.rejected_frames(FrameRejection::UnknownKind),
