@@ -221,3 +221,69 @@ fn an_instance_found_through_the_registry_mid_stream_takes_traffic() {
     eprintln!("shares with an instance joining mid-stream: {counts:?}");
     assert_eq!(counts.len(), 2, "{counts:?}");
 }
+
+#[test]
+fn a_stalled_instance_opens_its_breaker_gets_probed_and_closes_when_it_recovers() {
+    let (a, _sa) = instance("a", &[]);
+    let (b, _sb) = instance("b", &[]);
+    let scratch = Scratch::new("route-breaker");
+    let n = 30_000;
+    let metadata = json!({
+        "failure_mode": "skip", "timeout_ms": 100,
+        "breaker_failures": 2, "breaker_cooldown_ms": 200,
+    });
+    let graph = Graph::default()
+        .process("numbers", "Range", json!({"start": 0, "end": n}))
+        .process("pace", "Throttle", json!({"per_second": 5000}))
+        .process("check", &remote("check"), metadata)
+        .process("print", "Console", json!({}))
+        .connect(("numbers", "out"), ("pace", "in"))
+        .connect(("pace", "out"), ("check", "in"))
+        .connect(("check", "out"), ("print", "in"));
+    let graph = scratch.graph("client", &graph);
+    let mut cmd = client(&graph, &[&a.addr, &b.addr]);
+    let mut child = spawn(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()));
+    let stdout = Lines::new(child.0.stdout.take().unwrap());
+    let stderr = Lines::new(child.0.stderr.take().unwrap());
+    // The pipes are read on threads of their own: the client never waits for this test.
+    let mut seen = Vec::new();
+    stdout.wait_keeping("\"by\":\"b\"", &mut seen);
+    // `b` stops taking messages (well within the heartbeat budget that would declare it
+    // down): its window fills, sends to it run out of time, its breaker opens.
+    b.signal("STOP");
+    let mut log = Vec::new();
+    stderr.wait_keeping("circuit breaker of instance", &mut log);
+    stderr.wait_keeping(" open", &mut log);
+    b.signal("CONT");
+    stderr.wait_keeping(" closed", &mut log);
+    log.extend(stderr.rest());
+    seen.extend(stdout.rest());
+    let run = finish(child);
+    let log = log.join("\n");
+    assert_eq!(
+        run.status.and_then(|s| s.code()),
+        Some(1),
+        "skip mode counts: {log}"
+    );
+    let opened = log.find(" open").unwrap();
+    let probed = log[opened..].find(" half_open").map(|i| i + opened);
+    let closed = log.rfind(" closed").unwrap();
+    assert!(
+        probed.is_some_and(|p| p < closed),
+        "open, half_open, closed: {log}"
+    );
+    let skipped: usize = log
+        .lines()
+        .find(|l| l.contains("skipped"))
+        .and_then(|l| l.split("skipped ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no skip count: {log}"));
+    let replies: Vec<(i64, String)> = seen.iter().map(|l| parse(l)).collect();
+    assert_eq!(
+        replies.len() + skipped,
+        n as usize,
+        "each number back or counted skipped"
+    );
+    drop(a);
+}

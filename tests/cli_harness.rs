@@ -316,6 +316,15 @@ impl Server {
         Server { child, addr }
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, ...) to the server, by its pid.
+    pub(crate) fn signal(&self, signal: &str) {
+        let pid = self.child.0.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status();
+        assert!(sent.unwrap().success(), "kill -{signal} {pid}");
+    }
+
     /// Kills the server with SIGKILL (by its pid) and waits for it to exit.
     pub(crate) fn kill(&mut self) {
         let _ = self.child.0.kill();

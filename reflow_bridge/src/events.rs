@@ -61,4 +61,15 @@ pub enum BridgeEvent {
         /// made no reply, and appear once.
         duplicates: u64,
     },
+    /// The circuit breaker of a proxy towards one instance changed state: `open` (sends in
+    /// a row ran out of time; no traffic for the cooldown), `half_open` (one probe goes
+    /// out), `closed` (the probe went out in time; traffic flows again).
+    BreakerChanged {
+        /// The local process of the proxy.
+        process: String,
+        /// The instance.
+        instance_id: String,
+        /// `open`, `half_open` or `closed`.
+        state: &'static str,
+    },
 }

@@ -138,15 +138,18 @@ pub(crate) enum SkipReason {
     RemoteError,
     /// A message or a reply over the maximum message size did not cross the link.
     TooLarge,
+    /// A message found the circuit breaker of every instance open, and was dropped.
+    BreakerOpen,
 }
 
 impl SkipReason {
     /// Every reason, in rendering order.
-    pub(crate) const ALL: [Self; 4] = [
+    pub(crate) const ALL: [Self; 5] = [
         Self::SendTimeout,
         Self::ReplyTimeout,
         Self::RemoteError,
         Self::TooLarge,
+        Self::BreakerOpen,
     ];
 
     /// The label value.
@@ -156,6 +159,7 @@ impl SkipReason {
             Self::ReplyTimeout => "reply_timeout",
             Self::RemoteError => "remote_error",
             Self::TooLarge => "too_large",
+            Self::BreakerOpen => "breaker_open",
         }
     }
 }
@@ -219,6 +223,8 @@ pub(crate) struct Metrics {
     pub(crate) proxy_resent: Counter,
     /// Of those, the ones some of whose replies had already come back.
     pub(crate) proxy_duplicates: Counter,
+    /// Circuit breaker transitions, by the state entered (`closed`, `open`, `half_open`).
+    breaker_transitions: [Counter; 3],
     /// Remote sessions served here that ended with an error because the exported actor
     /// stopped while they were open.
     pub(crate) served_sessions_failed: Counter,
@@ -265,6 +271,13 @@ impl Metrics {
     /// Rejected frames so far for `reason`.
     pub(crate) fn rejected_frames(&self, reason: FrameRejection) -> u64 {
         self.rejected_frames[reason as usize].get()
+    }
+
+    /// Counts a circuit breaker entering `state` (an index of [`BREAKER_STATES`]).
+    pub(crate) fn breaker_entered(&self, state: &str) {
+        if let Some(i) = BREAKER_STATES.iter().position(|s| *s == state) {
+            self.breaker_transitions[i].inc();
+        }
     }
 
     /// Counts something a proxy in `skip` mode gave up on.
@@ -339,8 +352,20 @@ impl Metrics {
             let count = self.proxy_skips(reason);
             out.sample(name, &[("reason", reason.label())], count);
         }
+        let name = "proxy_breaker_transitions_total";
+        out.family(
+            name,
+            "counter",
+            "Circuit breaker transitions of remote actor proxies, by the state entered.",
+        );
+        for (state, counter) in BREAKER_STATES.iter().zip(&self.breaker_transitions) {
+            out.sample(name, &[("state", state)], counter.get());
+        }
     }
 }
+
+/// The states a circuit breaker enters, in rendering order.
+const BREAKER_STATES: [&str; 3] = ["open", "half_open", "closed"];
 
 /// Appends every gauge family.
 fn render_gauges(out: &mut Exposition, gauges: &Gauges) {

@@ -306,6 +306,13 @@ async fn log_peers(mut events: tokio::sync::broadcast::Receiver<BridgeEvent>) {
                     "reflow: process `{process}`: instance {instance_id} lost; {count} messages sent again to the other instances, {duplicates} duplicated in the output"
                 );
             }
+            Ok(BridgeEvent::BreakerChanged {
+                process,
+                instance_id,
+                state,
+            }) => {
+                eprintln!("reflow: process `{process}`: circuit breaker of instance {instance_id} {state}");
+            }
             Ok(_) => {}
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(missed = n, "peer event log lagged");

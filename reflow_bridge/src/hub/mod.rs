@@ -239,6 +239,18 @@ impl Hub {
         });
     }
 
+    /// A proxy's circuit breaker towards `instance` entered `state`: counted, logged and
+    /// announced.
+    pub(crate) fn report_breaker(&self, process: &str, instance: &str, state: &'static str) {
+        self.metrics.breaker_entered(state);
+        tracing::warn!(%process, %instance, state, "circuit breaker");
+        self.emit(BridgeEvent::BreakerChanged {
+            process: process.to_string(),
+            instance_id: instance.to_string(),
+            state,
+        });
+    }
+
     pub(crate) fn emit(&self, event: crate::events::BridgeEvent) {
         let _ = self.events.send(event);
     }

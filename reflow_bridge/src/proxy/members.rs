@@ -8,6 +8,7 @@ use std::sync::Arc;
 use reflow_network::{ActorError, ActorResult, Message, Outputs};
 use tokio::sync::watch;
 
+use super::breaker::{Breaker, State};
 use super::leg::Leg;
 use super::policy::{Candidate, Chooser, Policy};
 use super::shares::Shares;
@@ -23,10 +24,11 @@ struct Member {
     legs: Vec<Leg>,
     /// It was lost: no new messages until its link is up again.
     failed: bool,
+    breaker: Breaker,
 }
 
 impl Member {
-    /// Whether it takes new messages now.
+    /// Whether it takes new messages now, its breaker aside.
     fn is_up(&self) -> bool {
         !self.failed && self.link.is_connected()
     }
@@ -85,6 +87,10 @@ impl Members {
                     link,
                     legs: Vec::new(),
                     failed: false,
+                    breaker: Breaker::new(
+                        self.options.breaker_failures,
+                        self.options.breaker_cooldown,
+                    ),
                 }),
             }
         }
@@ -109,13 +115,19 @@ impl Members {
             .collect()
     }
 
-    /// Where `msg` goes, by the policy: indices into the member list. With no instance to
-    /// take it, waits for one to link, at most the timeout.
+    /// Where `msg` goes, by the policy: indices into the member list (none when every
+    /// breaker is open and skip mode drops it). With no instance to take it, waits for one
+    /// to link, at most the timeout.
     async fn route(&mut self, msg: &Message) -> Result<Vec<usize>, ActorError> {
         self.refresh();
         let mut eligible = self.candidates();
         if eligible.is_empty() {
             eligible = self.wait_for_candidates().await?;
+        }
+        let now = tokio::time::Instant::now();
+        eligible.retain(|&i| self.list[i].breaker.admits(now));
+        if eligible.is_empty() {
+            return self.all_open().map(|()| Vec::new());
         }
         let candidates: Vec<Candidate<'_>> = eligible
             .iter()
@@ -128,7 +140,43 @@ impl Members {
             .chooser
             .choose(&self.policy, &candidates, msg)
             .map_err(|reason| ActorError::new(format!("cannot route the message: {reason}")))?;
-        Ok(chosen.into_iter().map(|c| eligible[c]).collect())
+        let chosen: Vec<usize> = chosen.into_iter().map(|c| eligible[c]).collect();
+        for &i in &chosen {
+            let change = self.list[i].breaker.sending(now);
+            self.breaker_changed(i, change);
+        }
+        Ok(chosen)
+    }
+
+    /// Every instance's breaker is open: the failure mode applies at once (skip drops the
+    /// message, counted; fail and retry fail the proxy).
+    fn all_open(&self) -> ActorResult {
+        let error = ActorError::new(format!(
+            "the circuit breaker of every instance of `{}` that exports `{}` is open: \
+             {} sends in a row ran out of time ({} ms); next probe after `breaker_cooldown_ms`",
+            self.network,
+            self.actor,
+            self.options.breaker_failures,
+            self.options.timeout.as_millis()
+        ));
+        if self.options.failure_mode != super::options::FailureMode::Skip {
+            return Err(error);
+        }
+        self.hub
+            .metrics
+            .proxy_skipped(crate::metrics::SkipReason::BreakerOpen);
+        tracing::warn!(process = %self.process, "skip mode, dropped the message: {error}");
+        Ok(())
+    }
+
+    /// Reports a breaker that changed state.
+    fn breaker_changed(&self, i: usize, change: Option<State>) {
+        if let Some(state) = change {
+            let member = &self.list[i];
+            self.hub
+                .report_breaker(&self.process, &member.instance, state.label());
+            self.shares.set_state(&member.instance, state_of(member));
+        }
     }
 
     /// Waits up to the timeout for an instance to take messages (a restarted one, say).
@@ -169,9 +217,15 @@ impl Members {
         for i in self.route(&msg).await? {
             let leg = self.open_leg(i, outputs);
             let leg = &self.list[i].legs[leg];
-            if leg.send(&self.actor, port, msg.clone()).await? {
-                self.shares.sent(&self.list[i].instance, 1);
-            }
+            let delivered = leg.send(&self.actor, port, msg.clone()).await?;
+            let member = &mut self.list[i];
+            let change = if delivered {
+                self.shares.sent(&member.instance, 1);
+                member.breaker.succeeded()
+            } else {
+                member.breaker.failed(tokio::time::Instant::now())
+            };
+            self.breaker_changed(i, change);
         }
         Ok(())
     }
@@ -339,9 +393,11 @@ impl Members {
 fn state_of(member: &Member) -> &'static str {
     if member.link.is_closed() {
         "gone"
-    } else if member.is_up() {
-        "up"
-    } else {
+    } else if !member.is_up() {
         "down"
+    } else if member.breaker.state() != State::Closed {
+        member.breaker.state().label()
+    } else {
+        "up"
     }
 }

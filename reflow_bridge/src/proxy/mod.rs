@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::error::BridgeError;
 use crate::hub::Hub;
 
+mod breaker;
 mod forward;
 mod leg;
 mod members;

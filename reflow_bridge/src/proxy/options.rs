@@ -1,5 +1,6 @@
-//! A proxy's timeout and failure mode, read from its process metadata
-//! (`{"timeout_ms": 5000, "failure_mode": "retry", "retries": 3, "retry_backoff_ms": 100}`).
+//! A proxy's timeout, failure mode and circuit breaker, read from its process metadata
+//! (`{"timeout_ms": 5000, "failure_mode": "retry", "retries": 3, "retry_backoff_ms": 100,
+//! "breaker_failures": 5, "breaker_cooldown_ms": 10000}`).
 //! Pure parsing, no I/O; other keys (layout such as `x`, `y`) are ignored.
 
 use std::time::Duration;
@@ -17,6 +18,10 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const DEFAULT_RETRIES: u32 = 3;
 /// The pause before the first re-attempt, by default; it doubles at every further one.
 pub(crate) const DEFAULT_BACKOFF: Duration = Duration::from_millis(100);
+/// Sends in a row that run out of time before an instance's circuit breaker opens, by default.
+pub(crate) const DEFAULT_BREAKER_FAILURES: u32 = 5;
+/// How long an open circuit breaker keeps traffic off its instance, by default.
+pub(crate) const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(10);
 /// The longest pause between two attempts, unless `retry_backoff_ms` itself is longer.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -55,6 +60,11 @@ pub(crate) struct ProxyOptions {
     pub(crate) retries: u32,
     /// The pause before the first re-attempt; each further one doubles it.
     pub(crate) retry_backoff: Duration,
+    /// Sends in a row to one instance that run out of time before its breaker opens (0: no
+    /// breaker).
+    pub(crate) breaker_failures: u32,
+    /// How long an open breaker keeps traffic off its instance before one probe.
+    pub(crate) breaker_cooldown: Duration,
 }
 
 impl Default for ProxyOptions {
@@ -64,6 +74,8 @@ impl Default for ProxyOptions {
             failure_mode: FailureMode::Fail,
             retries: DEFAULT_RETRIES,
             retry_backoff: DEFAULT_BACKOFF,
+            breaker_failures: DEFAULT_BREAKER_FAILURES,
+            breaker_cooldown: DEFAULT_BREAKER_COOLDOWN,
         }
     }
 }
@@ -98,6 +110,13 @@ impl ProxyOptions {
         }
         if let Some(ms) = integer(map, "retry_backoff_ms", 0)? {
             options.retry_backoff = Duration::from_millis(ms);
+        }
+        if let Some(n) = integer(map, "breaker_failures", 0)? {
+            options.breaker_failures = u32::try_from(n)
+                .map_err(|_| ConfigError::new(format!("`breaker_failures` is too large: {n}")))?;
+        }
+        if let Some(ms) = integer(map, "breaker_cooldown_ms", 1)? {
+            options.breaker_cooldown = Duration::from_millis(ms);
         }
         Ok(options)
     }

@@ -173,7 +173,9 @@ impl Remote {
         }
         self.metrics.proxy_skipped(reason);
         let what = match reason {
-            SkipReason::SendTimeout | SkipReason::TooLarge => "dropped the message",
+            SkipReason::SendTimeout | SkipReason::TooLarge | SkipReason::BreakerOpen => {
+                "dropped the message"
+            }
             SkipReason::ReplyTimeout | SkipReason::RemoteError => "finishing without more replies",
         };
         tracing::warn!(process = %self.process, "skip mode, {what}: {error}");

@@ -15,6 +15,8 @@ fn no_metadata_means_the_defaults() {
         failure_mode: FailureMode::Fail,
         retries: 3,
         retry_backoff: Duration::from_millis(100),
+        breaker_failures: 5,
+        breaker_cooldown: Duration::from_secs(10),
     };
     assert_eq!(parse(Value::Null).unwrap(), defaults);
     assert_eq!(parse(json!({})).unwrap(), defaults);
@@ -30,6 +32,8 @@ fn every_key_is_read() {
         "failure_mode": "retry",
         "retries": 7,
         "retry_backoff_ms": 0,
+        "breaker_failures": 0,
+        "breaker_cooldown_ms": 250,
     }))
     .unwrap();
     assert_eq!(
@@ -39,6 +43,8 @@ fn every_key_is_read() {
             failure_mode: FailureMode::Retry,
             retries: 7,
             retry_backoff: Duration::ZERO,
+            breaker_failures: 0,
+            breaker_cooldown: Duration::from_millis(250),
         }
     );
     for (text, mode) in [("fail", FailureMode::Fail), ("skip", FailureMode::Skip)] {
