@@ -146,3 +146,43 @@ fn on_the_key_policy_every_key_comes_back_in_order_once_duplicates_are_removed()
         );
     }
 }
+
+#[test]
+fn a_server_restarted_with_the_same_flags_takes_over_its_clients() {
+    let scratch = Scratch::new("failover-restart");
+    let expr = json!({"expr": {"n": "fact", "by": "'first'"}});
+    let mut first = Server::start(&scratch, &[("check", "Map", expr)], &[]);
+    let addr = first.addr.clone();
+    let graph = producer(&scratch, json!({}));
+    let mut cmd = reflow();
+    cmd.arg("run").arg(&graph);
+    cmd.args([
+        "--network-id",
+        "producer",
+        "--token-env",
+        TOKEN_VAR,
+        "--connect",
+        &addr,
+    ]);
+    let mut child = spawn(cmd.stdout(Stdio::piped()));
+    let stdout = Lines::new(child.0.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    stdout.wait_keeping("\"n\":5000}", &mut seen);
+    first.kill();
+    // The same command line again, on the port the first one left: the producer redials it
+    // and finds a new instance of `srv` there.
+    let restarted = Scratch::new("failover-restarted");
+    let expr = json!({"expr": {"n": "fact", "by": "'second'"}});
+    let _second = Server::start_at(&addr, &restarted, &[("check", "Map", expr)], &[]);
+    seen.extend(stdout.rest());
+    let run = finish(child);
+    assert!(run.succeeded(), "{}: {}", run.exit(), run.stderr);
+    assert!(!run.stderr.contains("messages to peer"), "{}", run.stderr);
+    let replies: Vec<(i64, String)> = seen.iter().map(|line| parse(line)).collect();
+    let extra = extra_copies(&replies);
+    assert_eq!(extra, duplicates_reported(&run.stderr));
+    assert!(
+        replies.iter().any(|r| r.1 == "second"),
+        "the restarted server took over"
+    );
+}

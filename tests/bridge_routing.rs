@@ -287,3 +287,65 @@ fn a_stalled_instance_opens_its_breaker_gets_probed_and_closes_when_it_recovers(
     );
     drop(a);
 }
+
+/// `GET path` on `addr`, the body.
+fn get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_once("\r\n\r\n").unwrap().1.to_string()
+}
+
+#[test]
+fn status_and_metrics_show_each_instance_of_a_remote_node_with_its_share() {
+    let (a, _sa) = instance("a", &[]);
+    let (b, _sb) = instance("b", &[]);
+    let scratch = Scratch::new("route-status");
+    let n = 1000;
+    let graph = client_graph(&scratch, n, json!({}));
+    // A client that binds serves /status and /metrics, and keeps serving after its graph.
+    let mut cmd = client(&graph, &[&a.addr, &b.addr]);
+    cmd.args(["--bind", "127.0.0.1:0"]);
+    let (_client, _stderr, addr) = listening(&mut cmd);
+    let deadline = std::time::Instant::now() + crate::cli_harness::PATIENCE;
+    let instances = loop {
+        let status: Value = serde_json::from_str(&get(&addr, "/status")).unwrap();
+        let check = status["remote_actors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["local_name"] == "check")
+            .cloned();
+        let instances = check
+            .as_ref()
+            .map(|c| c["instances"].clone())
+            .unwrap_or_default();
+        let sent: i64 = instances
+            .as_array()
+            .map(|list| list.iter().map(|i| i["messages"].as_i64().unwrap()).sum())
+            .unwrap_or(0);
+        if sent == n {
+            assert_eq!(check.unwrap()["route"], "round_robin");
+            break instances;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status:#}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let list = instances.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{instances:#}");
+    for instance in list {
+        assert_eq!(instance["state"], "up", "{instances:#}");
+        assert_eq!(instance["messages"], n / 2, "{instances:#}");
+        assert_eq!(instance["share"], 0.5, "{instances:#}");
+    }
+    let metrics = get(&addr, "/metrics");
+    let routed: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("reflow_bridge_proxy_routed_total{process=\"check\""))
+        .collect();
+    assert_eq!(routed.len(), 2, "{metrics}");
+    assert!(routed.iter().all(|l| l.ends_with(" 500")), "{routed:?}");
+}

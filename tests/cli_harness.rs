@@ -299,13 +299,23 @@ impl Server {
     /// Serves a graph of `nodes` `(name, component, config)`, unconnected, each one
     /// exported, with more flags; returns once it listens.
     pub(crate) fn start(scratch: &Scratch, nodes: &[(&str, &str, Value)], flags: &[&str]) -> Self {
+        Self::start_at("127.0.0.1:0", scratch, nodes, flags)
+    }
+
+    /// [`start`](Self::start) on the address `bind`.
+    pub(crate) fn start_at(
+        bind: &str,
+        scratch: &Scratch,
+        nodes: &[(&str, &str, Value)],
+        flags: &[&str],
+    ) -> Self {
         let add = |graph: Graph, (name, component, config): &(&str, &str, Value)| {
             graph.process(name, component, config.clone())
         };
         let graph = scratch.graph("server", &nodes.iter().fold(Graph::default(), add));
         let mut cmd = reflow();
         cmd.arg("run").arg(graph);
-        cmd.args(["--bind", "127.0.0.1:0", "--network-id", NETWORK]);
+        cmd.args(["--bind", bind, "--network-id", NETWORK]);
         cmd.args(["--token-env", TOKEN_VAR]).args(flags);
         for (node, _, _) in nodes {
             cmd.args(["--export", node]);

@@ -302,8 +302,9 @@ async fn log_peers(mut events: tokio::sync::broadcast::Receiver<BridgeEvent>) {
                 count,
                 duplicates,
             }) => {
+                let s = if count == 1 { "" } else { "s" };
                 eprintln!(
-                    "reflow: process `{process}`: instance {instance_id} lost; {count} messages sent again to the other instances, {duplicates} duplicated in the output"
+                    "reflow: process `{process}`: instance {instance_id} lost; {count} message{s} sent again to the other instances, {duplicates} duplicated in the output"
                 );
             }
             Ok(BridgeEvent::BreakerChanged {

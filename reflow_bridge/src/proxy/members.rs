@@ -3,7 +3,9 @@
 //! whose link goes down leaves it at once. A leg lost with its instance hands its messages
 //! not yet done to the live instances ([`Members::recover`]), before any newer message.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 
 use reflow_network::{ActorError, ActorResult, Message, Outputs};
 use tokio::sync::watch;
@@ -217,7 +219,12 @@ impl Members {
         for i in self.route(&msg).await? {
             let leg = self.open_leg(i, outputs);
             let leg = &self.list[i].legs[leg];
-            let delivered = leg.send(&self.actor, port, msg.clone()).await?;
+            let send = leg.send(&self.actor, port, msg.clone());
+            let Some(delivered) = self.unless_down(i, send).await else {
+                // Kept by the session: the next recovery sends it to a live instance.
+                continue;
+            };
+            let delivered = delivered?;
             let member = &mut self.list[i];
             let change = if delivered {
                 self.shares.sent(&member.instance, 1);
@@ -228,6 +235,37 @@ impl Members {
             self.breaker_changed(i, change);
         }
         Ok(())
+    }
+
+    /// Runs `send` to member `i`, unless the member is declared down (its link lost while
+    /// another instance is up) before it completes: a send waiting for room at an instance
+    /// that died would otherwise wait until its link is given up. `None` then.
+    async fn unless_down<T>(&self, i: usize, send: impl Future<Output = T>) -> Option<T> {
+        let mut send = std::pin::pin!(send);
+        if let Poll::Ready(done) = futures::poll!(&mut send) {
+            return Some(done);
+        }
+        let (hub, mine) = (self.hub.clone(), self.list[i].link.clone());
+        let (actor, network) = (self.actor.clone(), self.network.clone());
+        let mut changes = hub.changes();
+        let down = async move {
+            loop {
+                let others = hub.instances_exporting(&actor, &network);
+                let another_up = others
+                    .iter()
+                    .any(|(_, l)| l.id != mine.id && l.is_connected());
+                if !mine.is_connected() && another_up {
+                    return;
+                }
+                if changes.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            done = send => Some(done),
+            () = down => None,
+        }
     }
 
     /// The index of the session on member `i` that takes messages, opened when there is
