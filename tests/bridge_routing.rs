@@ -188,9 +188,12 @@ fn registry() -> (Guard, String) {
 }
 
 #[test]
-fn an_instance_found_through_the_registry_mid_stream_takes_traffic() {
+fn a_fourth_instance_found_through_the_registry_mid_stream_takes_traffic() {
     let (_registry, url) = registry();
-    let (_a, _sa) = instance("a", &["--discovery", &url]);
+    let first: Vec<(Server, Scratch)> = ["a", "b", "c"]
+        .iter()
+        .map(|tag| instance(tag, &["--discovery", &url]))
+        .collect();
     let scratch = Scratch::new("route-join");
     let n = 2000;
     let graph = Graph::default()
@@ -210,8 +213,8 @@ fn an_instance_found_through_the_registry_mid_stream_takes_traffic() {
     let stdout = Lines::new(child.0.stdout.take().unwrap());
     let mut seen = Vec::new();
     stdout.wait_keeping("\"by\":\"a\"", &mut seen);
-    let (_b, _sb) = instance("b", &["--discovery", &url]);
-    stdout.wait_keeping("\"by\":\"b\"", &mut seen);
+    let (_d, _sd) = instance("d", &["--discovery", &url]);
+    stdout.wait_keeping("\"by\":\"d\"", &mut seen);
     seen.extend(stdout.rest());
     let run = finish(child);
     assert!(run.succeeded(), "{}: {}", run.exit(), run.stderr);
@@ -219,7 +222,8 @@ fn an_instance_found_through_the_registry_mid_stream_takes_traffic() {
     assert_each_once(&replies, n);
     let counts = counts(&replies);
     eprintln!("shares with an instance joining mid-stream: {counts:?}");
-    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert_eq!(counts.len(), 4, "the three and the fourth: {counts:?}");
+    drop(first);
 }
 
 #[test]
