@@ -370,6 +370,9 @@ impl Members {
     /// or its instance goes down while another is up (the caller recovers and waits again).
     async fn all_finished(&mut self) -> Result<bool, ActorError> {
         loop {
+            // Looked at before the outcomes, which are final once set: a session that ends
+            // between the two looks is seen by the second.
+            let all_done = self.legs().all(Leg::is_done);
             self.join_failed().await?;
             let down = self.list.iter().enumerate().any(|(i, m)| {
                 !m.legs.is_empty()
@@ -383,13 +386,12 @@ impl Members {
             if down || self.legs().any(Leg::is_lost) {
                 return Ok(false);
             }
-            let Some(leg) = self
-                .list
-                .iter_mut()
-                .flat_map(|m| m.legs.iter_mut())
-                .find(|l| !l.is_done())
-            else {
+            if all_done {
                 return Ok(true);
+            }
+            let legs = self.list.iter_mut().flat_map(|m| m.legs.iter_mut());
+            let Some(leg) = legs.into_iter().find(|l| !l.is_done()) else {
+                continue;
             };
             tokio::select! {
                 outcome = leg.wait() => outcome?,
