@@ -4,6 +4,7 @@
 //! replies, each of which says how many messages were handled before it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 use reflow_network::Message;
@@ -16,7 +17,7 @@ pub(crate) const UNCOUNTED: u64 = u64::MAX;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Kept {
     /// The inport it was sent to.
-    pub(crate) port: String,
+    pub(crate) port: Arc<str>,
     pub(crate) msg: Message,
     /// Whether a reply it caused has already left the proxy: sent again, it is a duplicate
     /// in the output.
@@ -36,9 +37,9 @@ pub(crate) struct Pending(Mutex<Inner>);
 
 impl Pending {
     /// Keeps a message just sent.
-    pub(crate) fn push(&self, port: &str, msg: Message) {
+    pub(crate) fn push(&self, port: Arc<str>, msg: Message) {
         self.0.lock().kept.push_back(Kept {
-            port: port.to_string(),
+            port,
             msg,
             replied: false,
         });
@@ -91,7 +92,7 @@ mod tests {
     fn pending(n: i64) -> Pending {
         let p = Pending::default();
         for i in 0..n {
-            p.push("in", Message::Integer(i));
+            p.push("in".into(), Message::Integer(i));
         }
         p
     }
@@ -124,7 +125,7 @@ mod tests {
         let p = pending(2);
         p.done(10);
         p.replied(0);
-        p.push("in", Message::Integer(7));
+        p.push("in".into(), Message::Integer(7));
         p.replied(2);
         assert_eq!(numbers(&p.take()), [(7, true)]);
     }

@@ -2,6 +2,7 @@
 //! and are kept until done; its replies come out of the proxy's outports, straight from the
 //! link while its input is open and through a forwarder task always.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -36,8 +37,12 @@ pub(super) struct Leg {
     pending: Arc<Pending>,
     /// Tells the forwarder that the input has ended, so the remote side's silence counts.
     ended: watch::Sender<bool>,
+    /// Whether the input has ended (what `ended` says, read without its lock).
+    input_ended: bool,
     forwarder: Option<JoinHandle<()>>,
     outcome: Arc<Mutex<Option<Outcome>>>,
+    /// Set once `outcome` is: read on every message without the lock.
+    finished: Arc<AtomicBool>,
 }
 
 impl Leg {
@@ -61,6 +66,8 @@ impl Leg {
         let outcome = Arc::new(Mutex::new(None));
         let task = forward::forward(replies, outputs.clone(), ended.subscribe(), remote.clone());
         let slot = outcome.clone();
+        let finished = Arc::new(AtomicBool::new(false));
+        let flag = finished.clone();
         let forwarder = tokio::spawn(async move {
             let finished = match task.await {
                 Ok(()) => Outcome::Ended,
@@ -68,6 +75,7 @@ impl Leg {
                 Err(Stopped::Failed(err)) => Outcome::Failed(err),
             };
             *slot.lock() = Some(finished);
+            flag.store(true, Ordering::Release);
         });
         Leg {
             origin,
@@ -75,8 +83,10 @@ impl Leg {
             direct,
             pending,
             ended,
+            input_ended: false,
             forwarder: Some(forwarder),
             outcome,
+            finished,
         }
     }
 
@@ -87,17 +97,17 @@ impl Leg {
 
     /// Whether this session's input has ended (it takes no more messages).
     pub(super) fn input_ended(&self) -> bool {
-        *self.ended.borrow()
+        self.input_ended
     }
 
     /// Sends `msg` to `port` of `actor`, kept until done; `false` when skip mode dropped it.
     pub(super) async fn send(
         &self,
         actor: &str,
-        port: &str,
+        port: &Arc<str>,
         msg: Message,
     ) -> Result<bool, ActorError> {
-        self.pending.push(port, msg.clone());
+        self.pending.push(port.clone(), msg.clone());
         let frame = Frame::Data {
             seq: 0,
             actor: actor.to_string(),
@@ -125,6 +135,7 @@ impl Leg {
         self.direct.close();
         self.remote.send(self.end_frame(actor)).await?;
         self.ended.send_replace(true);
+        self.input_ended = true;
         Ok(())
     }
 
@@ -145,7 +156,11 @@ impl Leg {
 
     /// Whether the session is over for routing: lost or failed.
     pub(super) fn is_over(&self) -> bool {
-        self.is_lost() || self.is_failed()
+        self.finished.load(Ordering::Acquire)
+            && matches!(
+                *self.outcome.lock(),
+                Some(Outcome::Lost | Outcome::Failed(_))
+            )
     }
 
     /// Waits for the forwarder to finish: its failure, if it failed (a lost session is

@@ -4,6 +4,7 @@
 //! not yet done to the live instances ([`Members::recover`]), before any newer message.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -27,6 +28,8 @@ struct Member {
     /// It was lost: no new messages until its link is up again.
     failed: bool,
     breaker: Breaker,
+    /// Messages sent to it, as /status and /metrics show.
+    sent: Arc<AtomicU64>,
 }
 
 impl Member {
@@ -48,6 +51,8 @@ pub(super) struct Members {
     list: Vec<Member>,
     changes: watch::Receiver<u64>,
     shares: Arc<Shares>,
+    /// The inport names messages were sent to.
+    ports: Vec<Arc<str>>,
 }
 
 impl Members {
@@ -71,6 +76,7 @@ impl Members {
             list: Vec::new(),
             changes,
             shares,
+            ports: Vec::new(),
         }
     }
 
@@ -85,6 +91,7 @@ impl Members {
             match self.list.iter_mut().find(|m| m.link.id == link.id) {
                 Some(member) => member.failed &= !link.is_connected(),
                 None => self.list.push(Member {
+                    sent: self.shares.counter(&instance),
                     instance,
                     link,
                     legs: Vec::new(),
@@ -126,10 +133,26 @@ impl Members {
         if eligible.is_empty() {
             eligible = self.wait_for_candidates().await?;
         }
-        let now = tokio::time::Instant::now();
-        eligible.retain(|&i| self.list[i].breaker.admits(now));
+        // The clock is read only when a breaker is not closed: it costs a system call on
+        // some virtual machines.
+        let now = eligible
+            .iter()
+            .any(|&i| self.list[i].breaker.state() != State::Closed)
+            .then(tokio::time::Instant::now);
+        if let Some(now) = now {
+            eligible.retain(|&i| self.list[i].breaker.admits(now));
+        }
         if eligible.is_empty() {
             return self.all_open().map(|()| Vec::new());
+        }
+        if eligible.len() == 1 && !matches!(self.policy, Policy::Key(_)) {
+            // One instance: nothing to choose (a key is still computed, so that a key that
+            // fails does so whatever the number of instances).
+            if let Some(now) = now {
+                let change = self.list[eligible[0]].breaker.sending(now);
+                self.breaker_changed(eligible[0], change);
+            }
+            return Ok(eligible);
         }
         let candidates: Vec<Candidate<'_>> = eligible
             .iter()
@@ -143,9 +166,11 @@ impl Members {
             .choose(&self.policy, &candidates, msg)
             .map_err(|reason| ActorError::new(format!("cannot route the message: {reason}")))?;
         let chosen: Vec<usize> = chosen.into_iter().map(|c| eligible[c]).collect();
-        for &i in &chosen {
-            let change = self.list[i].breaker.sending(now);
-            self.breaker_changed(i, change);
+        if let Some(now) = now {
+            for &i in &chosen {
+                let change = self.list[i].breaker.sending(now);
+                self.breaker_changed(i, change);
+            }
         }
         Ok(chosen)
     }
@@ -211,29 +236,58 @@ impl Members {
         msg: Message,
         outputs: &Outputs,
     ) -> ActorResult {
-        self.recover(outputs).await?;
+        if self.changes.has_changed().unwrap_or(false) || self.needs_recovery() {
+            self.recover(outputs).await?;
+        }
         self.route_and_send(port, msg, outputs).await
     }
 
     async fn route_and_send(&mut self, port: &str, msg: Message, outputs: &Outputs) -> ActorResult {
-        for i in self.route(&msg).await? {
-            let leg = self.open_leg(i, outputs);
-            let leg = &self.list[i].legs[leg];
-            let send = leg.send(&self.actor, port, msg.clone());
-            let Some(delivered) = self.unless_down(i, send).await else {
-                // Kept by the session: the next recovery sends it to a live instance.
-                continue;
-            };
-            let delivered = delivered?;
-            let member = &mut self.list[i];
-            let change = if delivered {
-                self.shares.sent(&member.instance, 1);
-                member.breaker.succeeded()
-            } else {
-                member.breaker.failed(tokio::time::Instant::now())
-            };
-            self.breaker_changed(i, change);
+        let port = self.port(port);
+        if let Some(only) = self.only_target() {
+            return self.send_to(only, &port, msg, outputs).await;
         }
+        for i in self.route(&msg).await? {
+            self.send_to(i, &port, msg.clone(), outputs).await?;
+        }
+        Ok(())
+    }
+
+    /// The one member a message goes to without choosing: the only one, up, its breaker
+    /// closed, on a policy other than `key` (whose key must be computed all the same, so
+    /// that a key that fails does so whatever the number of instances).
+    fn only_target(&mut self) -> Option<usize> {
+        self.refresh();
+        let [only] = self.list.as_slice() else {
+            return None;
+        };
+        let plain = !matches!(self.policy, Policy::Key(_));
+        (plain && only.is_up() && only.breaker.state() == State::Closed).then_some(0)
+    }
+
+    /// Sends `msg` to member `i`, opening its session if needed, and counts the outcome.
+    async fn send_to(
+        &mut self,
+        i: usize,
+        port: &Arc<str>,
+        msg: Message,
+        outputs: &Outputs,
+    ) -> ActorResult {
+        let leg = self.open_leg(i, outputs);
+        let leg = &self.list[i].legs[leg];
+        let send = leg.send(&self.actor, port, msg);
+        let Some(delivered) = self.unless_down(i, send).await else {
+            // Kept by the session: the next recovery sends it to a live instance.
+            return Ok(());
+        };
+        let member = &mut self.list[i];
+        let change = if delivered? {
+            member.sent.fetch_add(1, Ordering::Relaxed);
+            member.breaker.succeeded()
+        } else {
+            member.breaker.failed(tokio::time::Instant::now())
+        };
+        self.breaker_changed(i, change);
         Ok(())
     }
 
@@ -250,11 +304,13 @@ impl Members {
         let mut changes = hub.changes();
         let down = async move {
             loop {
-                let others = hub.instances_exporting(&actor, &network);
-                let another_up = others
-                    .iter()
-                    .any(|(_, l)| l.id != mine.id && l.is_connected());
-                if !mine.is_connected() && another_up {
+                let another_up = || {
+                    let others = hub.instances_exporting(&actor, &network);
+                    others
+                        .iter()
+                        .any(|(_, l)| l.id != mine.id && l.is_connected())
+                };
+                if !mine.is_connected() && another_up() {
                     return;
                 }
                 if changes.changed().await.is_err() {
@@ -284,6 +340,23 @@ impl Members {
             self.list[i].legs.push(leg);
         }
         self.list[i].legs.len() - 1
+    }
+
+    /// The name of inport `port`, shared by every message kept for it.
+    fn port(&mut self, port: &str) -> Arc<str> {
+        if let Some(known) = self.ports.iter().find(|p| &***p == port) {
+            return known.clone();
+        }
+        let name: Arc<str> = port.into();
+        self.ports.push(name.clone());
+        name
+    }
+
+    /// Whether a session is over or its instance down (cheap: no allocation).
+    fn needs_recovery(&self) -> bool {
+        self.list.iter().any(|m| {
+            !m.legs.is_empty() && (!m.link.is_connected() || m.legs.iter().any(Leg::is_over))
+        })
     }
 
     /// Hands on the messages not done by sessions that are lost (their link was given up)

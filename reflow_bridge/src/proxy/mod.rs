@@ -42,12 +42,6 @@ pub(crate) struct Proxy {
     outputs: Option<Outputs>,
 }
 
-impl Proxy {
-    fn outputs(&self, ctx: &Context) -> Outputs {
-        self.outputs.clone().unwrap_or_else(|| ctx.outputs())
-    }
-}
-
 impl Actor for Proxy {
     async fn on_start(&mut self, ctx: &mut Context) -> ActorResult {
         self.outputs = Some(ctx.outputs());
@@ -60,15 +54,16 @@ impl Actor for Proxy {
             ctx.stop();
             return self.members.join_failed().await;
         }
-        let outputs = self.outputs(ctx);
-        self.members.send(port, msg, &outputs).await
+        // Borrowed, never cloned per message: a clone copies every edge of every outport.
+        let outputs = self.outputs.get_or_insert_with(|| ctx.outputs());
+        self.members.send(port, msg, outputs).await
     }
 
     async fn on_end(&mut self, ctx: &mut Context) -> ActorResult {
         // Even when the end was skipped, what does come back is still delivered until the
         // remote side falls silent for the timeout.
-        let outputs = self.outputs(ctx);
-        self.members.end(&outputs).await
+        let outputs = self.outputs.get_or_insert_with(|| ctx.outputs());
+        self.members.end(outputs).await
     }
 
     async fn on_stop(&mut self, _ctx: &mut Context) -> ActorResult {

@@ -1,15 +1,27 @@
 //! What a proxy routed where: its policy and, per instance, the messages it sent there. The
-//! proxy writes it; /status and /metrics read it through the hub.
+//! proxy writes it (a counter per instance, no lock per message); /status and /metrics read
+//! it through the hub.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::status::InstanceShare;
 
+/// One instance as the proxy last described it.
+#[derive(Debug)]
+struct Entry {
+    instance: String,
+    state: &'static str,
+    messages: Arc<AtomicU64>,
+}
+
 /// The routing of one proxy, shared with the hub.
 #[derive(Debug)]
 pub(crate) struct Shares {
     policy: &'static str,
-    instances: Mutex<Vec<InstanceShare>>,
+    instances: Mutex<Vec<Entry>>,
 }
 
 impl Shares {
@@ -25,41 +37,53 @@ impl Shares {
         self.policy
     }
 
-    /// Counts `n` messages sent to `instance`.
-    pub(crate) fn sent(&self, instance: &str, n: u64) {
+    /// The counter of messages sent to `instance`, listing it (as `up`) if it is new.
+    pub(crate) fn counter(&self, instance: &str) -> Arc<AtomicU64> {
         let mut list = self.instances.lock();
-        match list.iter_mut().find(|s| s.instance == instance) {
-            Some(entry) => entry.messages += n,
-            None => list.push(InstanceShare {
-                instance: instance.to_string(),
-                state: "up".to_string(),
-                messages: n,
-                share: 0.0,
-            }),
+        if let Some(entry) = list.iter().find(|e| e.instance == instance) {
+            return entry.messages.clone();
         }
+        let messages = Arc::new(AtomicU64::new(0));
+        list.push(Entry {
+            instance: instance.to_string(),
+            state: "up",
+            messages: messages.clone(),
+        });
+        messages
     }
 
     /// Records where `instance` stands, listing it if it is new.
-    pub(crate) fn set_state(&self, instance: &str, state: &str) {
-        self.sent(instance, 0);
+    pub(crate) fn set_state(&self, instance: &str, state: &'static str) {
+        self.counter(instance);
         let mut list = self.instances.lock();
-        if let Some(entry) = list.iter_mut().find(|s| s.instance == instance) {
-            entry.state = state.to_string();
+        if let Some(entry) = list.iter_mut().find(|e| e.instance == instance) {
+            entry.state = state;
         }
     }
 
     /// Every instance with its share, ordered by instance id.
     pub(crate) fn snapshot(&self) -> Vec<InstanceShare> {
-        let mut list = self.instances.lock().clone();
-        let total: u64 = list.iter().map(|s| s.messages).sum();
-        for entry in &mut list {
-            entry.share = if total == 0 {
-                0.0
-            } else {
-                entry.messages as f64 / total as f64
-            };
-        }
-        list.sort_by(|a, b| a.instance.cmp(&b.instance));
-        list
+        let list = self.instances.lock();
+        let counts: Vec<u64> = list
+            .iter()
+            .map(|e| e.messages.load(Ordering::Relaxed))
+            .collect();
+        let total: u64 = counts.iter().sum();
+        let mut shares: Vec<InstanceShare> = list
+            .iter()
+            .zip(counts)
+            .map(|(e, messages)| InstanceShare {
+                instance: e.instance.clone(),
+                state: e.state.to_string(),
+                messages,
+                share: if total == 0 {
+                    0.0
+                } else {
+                    messages as f64 / total as f64
+                },
+            })
+            .collect();
+        shares.sort_by(|a, b| a.instance.cmp(&b.instance));
+        shares
     }
 }
