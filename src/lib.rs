@@ -6,6 +6,7 @@
 //! ([`reflow_actors`]).
 
 pub use reflow_actors as actors;
+pub use reflow_actors::testing;
 pub use reflow_bridge as bridge;
 pub use reflow_network::{
     graph, Actor, ActorError, ActorResult, BoxedActor, Component, ComponentInfo, ConfigError,

@@ -1,5 +1,23 @@
-//! Shared reading of a process's configuration: layout keys written by graph editors are
-//! dropped before a component's own strict (`deny_unknown_fields`) settings are parsed.
+//! Reading a process's configuration (its `metadata`): layout keys written by graph editors
+//! (`x`, `y`) are dropped before a component's own strict settings are parsed, so a
+//! component can `deny_unknown_fields` and still run in graphs drawn by an editor.
+//!
+//! ```
+//! use reflow_actors::config;
+//! use serde::Deserialize;
+//! use serde_json::json;
+//!
+//! #[derive(Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Settings {
+//!     percent: u32,
+//! }
+//!
+//! let settings: Settings = config::parse(&json!({"percent": 10, "x": 120, "y": 40})).unwrap();
+//! assert_eq!(settings.percent, 10);
+//! let err = config::parse::<Settings>(&json!({"percnt": 10})).err().unwrap();
+//! assert!(err.to_string().contains("unknown field `percnt`"), "{err}");
+//! ```
 
 use std::time::Duration;
 
@@ -18,7 +36,7 @@ const MAX_MILLIS: u64 = 365 * 24 * 60 * 60 * 1000;
 
 /// Parses `config` into `T`, ignoring layout keys. A missing configuration (`null`) reads
 /// as an empty object, so a component whose settings all have defaults needs none.
-pub(crate) fn parse<T: DeserializeOwned>(config: &Value) -> Result<T, ConfigError> {
+pub fn parse<T: DeserializeOwned>(config: &Value) -> Result<T, ConfigError> {
     let settings = match config {
         Value::Null => Value::Object(serde_json::Map::new()),
         Value::Object(map) => Value::Object(
@@ -42,7 +60,7 @@ pub(crate) fn parse<T: DeserializeOwned>(config: &Value) -> Result<T, ConfigErro
 struct NoSettings {}
 
 /// Accepts only a configuration without settings (layout keys aside).
-pub(crate) fn none(config: &Value) -> Result<(), ConfigError> {
+pub fn none(config: &Value) -> Result<(), ConfigError> {
     parse::<NoSettings>(config).map(|NoSettings {}| ())
 }
 

@@ -13,7 +13,7 @@
 mod aggregate;
 mod batch;
 mod collect;
-mod config;
+pub mod config;
 mod console;
 mod dedupe;
 mod delay;
@@ -39,8 +39,7 @@ const FILE_BUFFER: usize = 256 * 1024;
 
 #[cfg(test)]
 mod harness;
-#[cfg(test)]
-mod testing;
+pub mod testing;
 
 pub use aggregate::Aggregate;
 pub use batch::Batch;
