@@ -285,3 +285,26 @@ async fn fail_strategy_refuses_a_clash_and_manual_alias_names_it() {
     client.shutdown().await;
     server.shutdown().await;
 }
+
+/// A name the peer does not export fails as soon as the peer has said what it exports, with
+/// the nearest name: never the whole resolve timeout (an hour here: the test would outlive
+/// its bound).
+#[tokio::test]
+async fn a_wrongly_cased_remote_name_fails_at_once_naming_the_export() {
+    let (server, addr) = server().await;
+    let mut config = config("producer", false, Some(TOKEN));
+    config.resolve_timeout = std::time::Duration::from_secs(3600);
+    let mut client = DistributedNetwork::new(config, reflow::actors::registry()).unwrap();
+    client.connect_to_network(&addr).await.unwrap();
+    let resolve = client.register_remote_actor("Echo", "validation");
+    let bound = std::time::Duration::from_secs(60);
+    let err = tokio::time::timeout(bound, resolve)
+        .await
+        .expect("an early answer, not the resolve timeout")
+        .unwrap_err();
+    assert!(matches!(err, BridgeError::ActorNotFound { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("did you mean `echo`?"), "{text}");
+    client.shutdown().await;
+    server.shutdown().await;
+}

@@ -378,3 +378,37 @@ async fn backpressure_without_a_cycle_is_never_taken_for_a_deadlock() {
     assert_eq!(deadlocks(&events), Vec::<Vec<Vec<String>>>::new());
     assert_eq!(sink.values().len(), COUNT);
 }
+
+/// Metadata on a remote node that is not an option of its proxy never reaches the remote
+/// actor: `reflow validate` says so (and still exits 0), naming the key and the node.
+#[test]
+fn reflow_validate_warns_of_settings_on_a_remote_node_that_configure_nothing() {
+    let graph = json!({
+        "processes": {
+            "numbers": {"component": "Range", "metadata": {"end": 3}},
+            "discount": {"component": "Discount@rules",
+                         "metadata": {"percent": 50, "timeout_ms": 5000, "x": 10}},
+            "print": {"component": "Console"}
+        },
+        "connections": [
+            {"src": {"process": "numbers", "port": "out"}, "tgt": {"process": "discount", "port": "in"}},
+            {"src": {"process": "discount", "port": "out"}, "tgt": {"process": "print", "port": "in"}}
+        ]
+    });
+    let path = write_graph("remote-settings", &graph);
+    let out = reflow(&["validate", path.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "only `percent`: {stderr}");
+    assert!(
+        stderr
+            .contains("warning: processes.discount.metadata.percent: `percent` configures nothing"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`Discount` is configured on the instances of `rules`"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("1 warning"), "{stdout}");
+}

@@ -77,13 +77,16 @@ pub enum BridgeError {
         /// Why.
         reason: String,
     },
-    /// The network is reachable but does not export that actor.
-    #[error("network `{network}` exports no actor `{actor}`")]
+    /// The network is reachable but does not export that actor (`X` in `X@network` is the
+    /// name of the exported process on the other instance, case included).
+    #[error("network `{network}` exports no actor `{actor}`{}", exports_hint(.exported))]
     ActorNotFound {
         /// The actor asked for.
         actor: String,
         /// The network asked for.
         network: String,
+        /// What its linked instances export, nearest name to `actor` first.
+        exported: Vec<String>,
     },
     /// A name clash the chosen strategy refused.
     #[error(transparent)]
@@ -121,4 +124,15 @@ pub enum BridgeError {
     /// The bridge was already started, or is not started yet.
     #[error("{0}")]
     State(&'static str),
+}
+
+/// `; did you mean `X`? (it exports X, Y)` for a list of exports, nearest first.
+pub(crate) fn exports_hint(exported: &[String]) -> String {
+    match exported {
+        [] => " (it exports nothing)".to_string(),
+        [nearest, ..] => format!(
+            "; did you mean `{nearest}`? (it exports {})",
+            exported.join(", ")
+        ),
+    }
 }

@@ -38,6 +38,7 @@ pub use error::{BridgeError, TransportError};
 pub use events::BridgeEvent;
 pub use finder::check_registry_url;
 pub use net::check_peer_address;
+pub use proxy::graph_warnings;
 pub use status::{ExportStatus, LinkState, LinkStatus, RemoteActorStatus, Status};
 
 /// The link protocol version this build speaks (the `version` TXT record of mDNS).

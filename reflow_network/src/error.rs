@@ -130,8 +130,9 @@ pub enum Error {
         /// Why it cannot be reached.
         reason: String,
     },
-    /// The remote network is reachable but does not export that actor.
-    #[error("process `{process}`: network `{network}` exports no actor `{actor}`")]
+    /// The remote network is reachable but does not export that actor (`X` in `X@network`
+    /// is the name of the exported process, case included).
+    #[error("process `{process}`: network `{network}` exports no actor `{actor}`{hint}")]
     ActorNotFound {
         /// The local process name.
         process: String,
@@ -139,6 +140,8 @@ pub enum Error {
         actor: String,
         /// The remote network.
         network: String,
+        /// What the network exports instead, for people: `; did you mean ...`, or empty.
+        hint: String,
     },
     /// The network was already started.
     #[error("the network is already running")]

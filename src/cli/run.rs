@@ -34,7 +34,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    super::validate::print_warnings(&args.graph, &graph.warnings());
+    super::validate::print_warnings(&args.graph, &super::validate::all_warnings(&graph));
     let config = NetworkConfig {
         capacity: args.capacity as usize,
         shutdown_deadline: Duration::from_millis(args.shutdown_deadline_ms),

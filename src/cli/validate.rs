@@ -12,7 +12,7 @@ pub(crate) fn validate(path: &Path) -> ExitCode {
     if let Some(Err(more)) = graph.as_ref().map(|g| g.validate(&registry)) {
         problems.0.extend(more.0);
     }
-    let warnings = graph.as_ref().map(Graph::warnings).unwrap_or_default();
+    let warnings = graph.as_ref().map(all_warnings).unwrap_or_default();
     print_warnings(path, &warnings);
     match graph {
         Some(graph) if problems.is_empty() => {
@@ -35,6 +35,13 @@ pub(crate) fn validate(path: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The graph's warnings and those about its remote nodes.
+pub(crate) fn all_warnings(graph: &Graph) -> Vec<Warning> {
+    let mut warnings = graph.warnings();
+    warnings.extend(reflow_bridge::graph_warnings(graph));
+    warnings
 }
 
 /// Prints each warning on stderr as `PATH: warning: LOCATION: MESSAGE`. Warnings never

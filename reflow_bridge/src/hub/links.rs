@@ -170,9 +170,19 @@ impl Hub {
             }
         }
         if reachable {
+            let mut exported: Vec<String> = links
+                .values()
+                .filter(|l| l.handle.peer.identity.network_id == network)
+                .flat_map(|l| l.exports.iter().map(|a| a.name.clone()))
+                .collect();
+            exported.sort();
+            exported.dedup();
+            let lower = actor.to_lowercase();
+            exported.sort_by_key(|name| strsim::levenshtein(&lower, &name.to_lowercase()));
             Err(BridgeError::ActorNotFound {
                 actor: actor.to_string(),
                 network: network.to_string(),
+                exported,
             })
         } else {
             Err(BridgeError::NetworkUnreachable {
@@ -229,6 +239,10 @@ impl Hub {
         loop {
             let err = match self.find_actor(actor, network) {
                 Ok(_) => return Ok(()),
+                // Every instance of the network has said what it exports: no need to wait.
+                Err(err @ BridgeError::ActorNotFound { .. }) if self.all_exports_known(network) => {
+                    return Err(err)
+                }
                 Err(err) => err,
             };
             match tokio::time::timeout_at(deadline, changes.changed()).await {
@@ -236,6 +250,15 @@ impl Hub {
                 _ => return Err(err),
             }
         }
+    }
+
+    /// Whether every linked instance of `network` has announced its exports.
+    fn all_exports_known(&self, network: &str) -> bool {
+        self.links
+            .lock()
+            .values()
+            .filter(|l| l.handle.peer.identity.network_id == network)
+            .all(|l| l.exports_known)
     }
 
     /// Records the peer's latest list of exported actors.

@@ -93,10 +93,11 @@ impl RemoteResolver for Resolver {
         let options = proxy_options(process, config)?;
         let hub = &self.0;
         let (_, exported) = hub.find_actor(actor, network).map_err(|err| match err {
-            BridgeError::ActorNotFound { .. } => Error::ActorNotFound {
+            BridgeError::ActorNotFound { exported, .. } => Error::ActorNotFound {
                 process: process.to_string(),
                 actor: actor.to_string(),
                 network: network.to_string(),
+                hint: crate::error::exports_hint(&exported),
             },
             other => Error::NetworkUnreachable {
                 process: process.to_string(),
@@ -141,4 +142,38 @@ pub(crate) fn route_policy(process: &str, metadata: &Value) -> Result<Policy, Er
         process: process.to_string(),
         source,
     })
+}
+
+/// Warnings about the remote nodes of `graph`: a metadata key that is not an option of the
+/// node's proxy configures nothing (the remote actor was configured where it runs). What
+/// `reflow validate` and `reflow run` print beside [`Graph::warnings`].
+///
+/// [`Graph::warnings`]: reflow_network::Graph::warnings
+pub fn graph_warnings(graph: &reflow_network::Graph) -> Vec<reflow_network::graph::Warning> {
+    let mut warnings = Vec::new();
+    for node in &graph.processes {
+        let Some((actor, network)) = node.remote() else {
+            continue;
+        };
+        let Some(metadata) = node.metadata.as_object() else {
+            continue;
+        };
+        for key in metadata.keys() {
+            if options::KNOWN_KEYS.contains(&key.as_str()) {
+                continue;
+            }
+            warnings.push(reflow_network::graph::Warning {
+                kind: reflow_network::graph::WarningKind::IgnoredSetting,
+                location: format!("processes.{}.metadata.{key}", node.name),
+                processes: vec![node.name.clone()],
+                message: format!(
+                    "`{key}` configures nothing: the metadata of a remote node sets only its \
+                     proxy's options ({}); `{actor}` is configured on the instances of \
+                     `{network}` that export it",
+                    options::KNOWN_KEYS[..8].join(", ")
+                ),
+            });
+        }
+    }
+    warnings
 }

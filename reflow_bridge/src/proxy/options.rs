@@ -11,6 +11,20 @@ use serde_json::{Map, Value};
 #[cfg(test)]
 mod tests;
 
+/// Every metadata key a remote node's proxy reads, and the layout keys editors write.
+pub(crate) const KNOWN_KEYS: [&str; 10] = [
+    "timeout_ms",
+    "failure_mode",
+    "retries",
+    "retry_backoff_ms",
+    "breaker_failures",
+    "breaker_cooldown_ms",
+    "route",
+    "key",
+    "x",
+    "y",
+];
+
 /// How long a proxy waits, by default, for the link to take a message or for the remote
 /// side to make progress after the input ended.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -17,6 +17,9 @@ mod tests;
 pub enum WarningKind {
     /// Processes that can send to each other in a loop.
     Cycle,
+    /// A setting that nothing reads: for example metadata on a remote node (`X@network`)
+    /// that is not an option of its local proxy, and so never reaches the remote actor.
+    IgnoredSetting,
 }
 
 /// Something legal but risky in a graph. Unlike a [`Problem`](super::Problem), a warning
