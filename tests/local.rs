@@ -7,6 +7,8 @@ mod common;
 
 #[path = "cli.rs"]
 mod cli;
+#[path = "docs_guide.rs"]
+mod docs_guide;
 #[path = "flow_components.rs"]
 mod flow_components;
 #[path = "graph_validate.rs"]
