@@ -5,11 +5,14 @@
 //! This facade re-exports the core ([`reflow_network`]) and the ready-made components
 //! ([`reflow_actors`]).
 
+#[doc(inline)]
 pub use reflow_actors as actors;
+#[doc(inline)]
 pub use reflow_actors::testing;
+#[doc(inline)]
 pub use reflow_bridge as bridge;
 pub use reflow_network::{
-    graph, Actor, ActorError, ActorResult, BoxedActor, Component, ComponentInfo, ConfigError,
+    graph, Actor, ActorError, ActorResult, BoxedActor, BuildError, Component, ComponentInfo, ConfigError,
     Context, Error, Failure, Graph, Injector, Instance, Instances, Message, Network, NetworkConfig,
     NetworkEvent, Origin, Outputs, Ports, Problem, ProblemKind, Problems, Registry, Report,
     RunningNetwork, Tap, Tapped, TryInjectError, TryOutputError,

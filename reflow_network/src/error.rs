@@ -74,6 +74,9 @@ impl ConfigError {
 }
 
 impl From<serde_json::Error> for ConfigError {
+    /// A `serde_json` error from reading settings (`serde_json::from_value`, or
+    /// `reflow::actors::config::parse`): a missing or unknown field, a wrong type; its text
+    /// becomes the configuration error's reason.
     fn from(err: serde_json::Error) -> Self {
         ConfigError::new(err)
     }
