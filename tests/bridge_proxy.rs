@@ -308,3 +308,50 @@ async fn a_wrongly_cased_remote_name_fails_at_once_naming_the_export() {
     client.shutdown().await;
     server.shutdown().await;
 }
+
+/// `connect_with_retry` waits for a peer that is not up yet, and gives up at once on a final
+/// refusal (a wrong token) however long its patience.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_with_retry_waits_for_a_late_peer_but_not_for_a_wrong_token() {
+    let hour = std::time::Duration::from_secs(3600);
+    let bound = std::time::Duration::from_secs(60);
+    // A free port, then nothing listening on it until the server starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let client = DistributedNetwork::new(
+        config("producer", false, Some(TOKEN)),
+        reflow::actors::registry(),
+    )
+    .unwrap();
+    let dialing = client.connect_with_retry(&addr, hour);
+    let serving = async {
+        let mut server_config = config("validation", false, Some(TOKEN));
+        server_config.bind = Some(addr.parse().unwrap());
+        let mut server =
+            DistributedNetwork::new(server_config, reflow::actors::registry()).unwrap();
+        server.start().await.unwrap();
+        server
+    };
+    let (linked, server) = tokio::time::timeout(bound, async { tokio::join!(dialing, serving) })
+        .await
+        .expect("linked once the server is up");
+    assert_eq!(linked.unwrap().network_id, "validation");
+
+    let stranger = DistributedNetwork::new(
+        config("producer", false, Some("wrong")),
+        reflow::actors::registry(),
+    )
+    .unwrap();
+    let refused = tokio::time::timeout(bound, stranger.connect_with_retry(&addr, hour))
+        .await
+        .expect("a final error at once, not an hour of retries")
+        .unwrap_err();
+    assert!(!refused.is_temporary(), "{refused}");
+    client.shutdown().await;
+    stranger.shutdown().await;
+    server.shutdown().await;
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{http_get, Record};
 use reflow::actors::Forward;
 use reflow::{Graph, Message};
-use reflow_bridge::discovery::{Registry, RegistryConfig, RunningRegistry};
+use reflow_bridge::discovery::{DiscoveryServer, RegistryConfig, RunningRegistry};
 use reflow_bridge::{DistributedConfig, DistributedNetwork};
 use serde_json::json;
 
@@ -18,7 +18,7 @@ const TOKEN: &str = "discovery-token";
 const BOUND: Duration = Duration::from_secs(30);
 
 async fn registry() -> RunningRegistry {
-    Registry::serve(RegistryConfig::default(), "127.0.0.1:0".parse().unwrap())
+    DiscoveryServer::serve(RegistryConfig::default(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::tls::Pki;
 use reflow::actors::Forward;
-use reflow_bridge::discovery::{InstanceList, Registry, RegistryConfig};
+use reflow_bridge::discovery::{DiscoveryServer, InstanceList, RegistryConfig};
 use reflow_bridge::{DistributedConfig, DistributedNetwork};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
@@ -441,7 +441,7 @@ async fn ttl_bounds_and_page_sizes_out_of_order_are_refused() {
         ),
     ];
     for (config, expected) in cases {
-        let err = Registry::serve(config, "127.0.0.1:0".parse().unwrap())
+        let err = DiscoveryServer::serve(config, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap_err();
         assert!(err.to_string().contains(expected), "{err}");

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use reflow_bridge::discovery::{InstanceList, Registry, RegistryConfig, RunningRegistry};
+use reflow_bridge::discovery::{DiscoveryServer, InstanceList, RegistryConfig, RunningRegistry};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -16,7 +16,7 @@ const GUARD: Duration = Duration::from_secs(10);
 pub(crate) const TOKEN: &str = "s3cret-registry-token";
 
 pub(crate) async fn start(config: RegistryConfig) -> RunningRegistry {
-    Registry::serve(config, "127.0.0.1:0".parse().unwrap())
+    DiscoveryServer::serve(config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
 }
@@ -301,7 +301,7 @@ async fn a_bad_configuration_is_refused() {
         default_ttl: Duration::from_secs(600),
         ..RegistryConfig::default()
     };
-    let err = Registry::serve(config, "127.0.0.1:0".parse().unwrap())
+    let err = DiscoveryServer::serve(config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("default TTL"), "{err}");

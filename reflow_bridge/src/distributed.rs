@@ -57,8 +57,12 @@ impl std::fmt::Debug for DistributedNetwork {
 }
 
 impl DistributedNetwork {
-    /// A distributed network whose local components come from `registry`.
-    pub fn new(mut config: DistributedConfig, registry: Registry) -> Result<Self, BridgeError> {
+    /// A distributed network whose local components come from `registry` (a `Registry` or
+    /// an `Arc` of one, as [`Network::new`] takes).
+    pub fn new(
+        mut config: DistributedConfig,
+        registry: impl Into<Arc<Registry>>,
+    ) -> Result<Self, BridgeError> {
         if config.network_id.is_empty() || config.network_id.contains('@') {
             return Err(BridgeError::Config(
                 "`network_id` must be non-empty and without '@'".into(),
@@ -205,6 +209,34 @@ impl DistributedNetwork {
     /// the link to be up and for the peer's list of exported actors (at most
     /// `connect_timeout`).
     pub async fn connect_to_network(&self, addr: &str) -> Result<PeerInfo, BridgeError> {
+        self.connect_once(addr).await
+    }
+
+    /// [`connect_to_network`](Self::connect_to_network), tried again while the error is
+    /// temporary ([`BridgeError::is_temporary`]: the peer is not up yet) for at most
+    /// `patience`, pausing 100 ms and then twice as long each time (at most 1 s). A final
+    /// error (a wrong token, a TLS refusal) is returned at once; the last error when the
+    /// patience runs out. What `reflow run --connect` does, for 15 s.
+    pub async fn connect_with_retry(
+        &self,
+        addr: &str,
+        patience: std::time::Duration,
+    ) -> Result<PeerInfo, BridgeError> {
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut pause = std::time::Duration::from_millis(100);
+        loop {
+            match self.connect_once(addr).await {
+                Err(err) if err.is_temporary() && tokio::time::Instant::now() < deadline => {
+                    tracing::debug!("{addr} not reachable yet: {err}");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn connect_once(&self, addr: &str) -> Result<PeerInfo, BridgeError> {
         let peer = net::dial(self.hub.clone(), addr).await?;
         // The peer says what it exports first thing: a graph added next sees it.
         let wait = self.hub.config.connect_timeout;
@@ -302,6 +334,9 @@ impl DistributedNetwork {
             }
         }
         self.running = Some(running);
+        self.hub
+            .running
+            .store(true, std::sync::atomic::Ordering::Release);
         self.hub.announce().await;
         self.start_discovery().await?;
         if let Some(finder) = &self.finder {

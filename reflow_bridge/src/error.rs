@@ -126,6 +126,32 @@ pub enum BridgeError {
     State(&'static str),
 }
 
+impl BridgeError {
+    /// Whether the same call may succeed if tried again later: the peer is not up yet or
+    /// the connection dropped (`Io`, `WebSocket`, `TooManyConnections`, `LinkClosed`,
+    /// `NetworkUnreachable`, `DuplicateInstance` while an old link of a restarted peer is
+    /// still up). Everything else is final until something changes: a wrong token, a TLS
+    /// or protocol refusal, a bad configuration, an actor the network does not export.
+    ///
+    /// ```
+    /// use reflow_bridge::BridgeError;
+    ///
+    /// assert!(BridgeError::TooManyConnections.is_temporary());
+    /// assert!(!BridgeError::AuthenticationFailed("bad proof".into()).is_temporary());
+    /// ```
+    pub fn is_temporary(&self) -> bool {
+        matches!(
+            self,
+            BridgeError::Io { .. }
+                | BridgeError::WebSocket(_)
+                | BridgeError::TooManyConnections
+                | BridgeError::LinkClosed(_)
+                | BridgeError::NetworkUnreachable { .. }
+                | BridgeError::DuplicateInstance(_)
+        )
+    }
+}
+
 /// `; did you mean `X`? (it exports X, Y)` for a list of exports, nearest first.
 pub(crate) fn exports_hint(exported: &[String]) -> String {
     match exported {

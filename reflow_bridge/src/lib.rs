@@ -28,6 +28,7 @@ mod net;
 mod protocol;
 mod proxy;
 mod session;
+mod signal;
 mod status;
 mod throttle;
 
@@ -39,6 +40,7 @@ pub use events::BridgeEvent;
 pub use finder::check_registry_url;
 pub use net::check_peer_address;
 pub use proxy::graph_warnings;
+pub use signal::stop_requested;
 pub use status::{ExportStatus, LinkState, LinkStatus, RemoteActorStatus, Status};
 
 /// The link protocol version this build speaks (the `version` TXT record of mDNS).

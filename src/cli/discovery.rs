@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use reflow_bridge::discovery::{Registry, RegistryConfig};
+use reflow_bridge::discovery::{DiscoveryServer, RegistryConfig};
 
 /// Flags of `reflow discovery`.
 #[derive(Debug, Args)]
@@ -63,7 +63,7 @@ pub(crate) fn run(args: DiscoveryArgs) -> anyhow::Result<ExitCode> {
 async fn serve(config: RegistryConfig, bind: SocketAddr) -> anyhow::Result<ExitCode> {
     let open = config.token.is_none();
     let stop = super::interrupt::stop_signal()?;
-    let registry = Registry::serve(config, bind).await?;
+    let registry = DiscoveryServer::serve(config, bind).await?;
     let addr = registry.local_addr();
     eprintln!("reflow: discovery registry listening on http://{addr}");
     if open {

@@ -3,13 +3,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use reflow_bridge::{
-    BridgeError, BridgeEvent, DistributedConfig, DistributedNetwork, TlsConfig, TlsIdentity,
-};
+use reflow_bridge::{BridgeEvent, DistributedConfig, DistributedNetwork, TlsConfig, TlsIdentity};
 use reflow_network::{Graph, NetworkConfig};
 
 use super::interrupt::{stop_signal, Signal, Stop};
@@ -384,19 +382,7 @@ async fn connect_patiently(
     dn: &DistributedNetwork,
     peer: &str,
 ) -> anyhow::Result<reflow_bridge::PeerInfo> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(100);
-    loop {
-        match dn.connect_to_network(peer).await {
-            Ok(info) => return Ok(info),
-            Err(err @ (BridgeError::Io { .. } | BridgeError::WebSocket(_)))
-                if started.elapsed() < CONNECT_PATIENCE =>
-            {
-                tracing::debug!("{peer} not reachable yet: {err}");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(1));
-            }
-            Err(err) => return Err(err).with_context(|| format!("cannot link to {peer}")),
-        }
-    }
+    dn.connect_with_retry(peer, CONNECT_PATIENCE)
+        .await
+        .with_context(|| format!("cannot link to {peer}"))
 }

@@ -1,7 +1,7 @@
 //! Discovery: a small HTTP registry where instances announce their network, address and
 //! actors, and where peers look them up.
 //!
-//! [`Registry::serve`] runs the registry (`reflow discovery --bind ADDR`). Its state is in
+//! [`DiscoveryServer::serve`] runs the registry (`reflow discovery --bind ADDR`). Its state is in
 //! memory only: a restarted registry starts empty and is refilled by the next renewals,
 //! which every instance sends well within its TTL anyway. The JSON types of its API
 //! ([`InstanceRecord`], [`InstanceList`], ...) are public so that clients share them.
@@ -10,6 +10,6 @@ mod registry;
 
 pub(crate) use registry::check_instance_id;
 pub use registry::{
-    ActorRecord, InstanceList, InstanceRecord, ListedInstance, Registry, RegistryConfig,
+    ActorRecord, DiscoveryServer, InstanceList, InstanceRecord, ListedInstance, RegistryConfig,
     RunningRegistry,
 };

@@ -71,11 +71,17 @@ impl Hub {
             .collect()
     }
 
+    /// Our export list, as peers get it.
+    pub(crate) fn exports_frame(&self) -> Frame {
+        Frame::Exports {
+            actors: self.export_list(),
+            started: self.running.load(std::sync::atomic::Ordering::Acquire),
+        }
+    }
+
     /// Sends our export list to every link.
     pub(crate) async fn announce(&self) {
-        let frame = Frame::Exports {
-            actors: self.export_list(),
-        };
+        let frame = self.exports_frame();
         for link in self.links() {
             let _ = link.handle.send(frame.clone()).await;
         }

@@ -74,6 +74,7 @@ impl Hub {
                     dialed_by_us,
                     exports: Vec::new(),
                     exports_known: false,
+                    exports_final: false,
                 },
             );
         });
@@ -252,20 +253,26 @@ impl Hub {
         }
     }
 
-    /// Whether every linked instance of `network` has announced its exports.
+    /// Whether every linked instance of `network` has started and announced its exports.
     fn all_exports_known(&self, network: &str) -> bool {
         self.links
             .lock()
             .values()
             .filter(|l| l.handle.peer.identity.network_id == network)
-            .all(|l| l.exports_known)
+            .all(|l| l.exports_final)
     }
 
     /// Records the peer's latest list of exported actors.
-    pub(crate) fn set_peer_exports(&self, link: &LinkHandle, actors: Vec<ExportedActor>) {
+    pub(crate) fn set_peer_exports(
+        &self,
+        link: &LinkHandle,
+        actors: Vec<ExportedActor>,
+        started: bool,
+    ) {
         if let Some(entry) = self.links.lock().get_mut(&link.id) {
             entry.exports = actors;
             entry.exports_known = true;
+            entry.exports_final = started;
         }
         self.bump();
     }

@@ -54,6 +54,8 @@ pub(crate) struct LinkEntry {
     /// Whether an `Exports` frame came on this link yet (the peer sends one first on every
     /// connection).
     pub(crate) exports_known: bool,
+    /// Whether the peer had started when it sent its latest list: the list is complete.
+    pub(crate) exports_final: bool,
 }
 
 /// An actor of the local network that peers may use.
@@ -106,6 +108,8 @@ pub(crate) struct Hub {
     routes: Mutex<BTreeMap<String, Arc<crate::proxy::Shares>>>,
     /// Warnings of refused links, at most one line per interval.
     pub(crate) refusals: crate::throttle::Throttle,
+    /// Whether the local network is running (the export list is complete).
+    pub(crate) running: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Hub {
@@ -145,6 +149,7 @@ impl Hub {
             routes: Mutex::default(),
             refusals: crate::throttle::Throttle::new(std::time::Duration::from_secs(10)),
             events: tokio::sync::broadcast::channel(256).0,
+            running: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

@@ -213,7 +213,7 @@ fn on_control(frame: Frame, link: &LinkHandle, hub: &Hub) -> Result<(), Exit> {
             let rtt = hub.now_us().saturating_sub(id);
             link.stats.latency_us.store(rtt, Ordering::Relaxed);
         }
-        Frame::Exports { actors } => hub.set_peer_exports(link, actors),
+        Frame::Exports { actors, started } => hub.set_peer_exports(link, actors, started),
         Frame::Credit {
             origin,
             reply,

@@ -192,9 +192,7 @@ impl<'a> Writer<'a> {
         // An acknowledgement sent on the last connection may have been lost with it: the
         // first message of this one acknowledges again what was delivered.
         self.link.state.forget_ack_sent();
-        let exports = Frame::Exports {
-            actors: self.hub.export_list(),
-        };
+        let exports = self.hub.exports_frame();
         // Credit granted on the last connection may have been lost with it.
         let grants = self.hub.credit_of(self.link.id).into_iter().map(credit);
         self.write_control(std::iter::once(exports).chain(grants).collect())

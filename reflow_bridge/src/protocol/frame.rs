@@ -74,6 +74,9 @@ pub(crate) enum Frame {
     Exports {
         /// Every exported actor.
         actors: Vec<ExportedActor>,
+        /// Whether the instance has started: its list is complete, and an actor missing from
+        /// it is not coming (before the start, exports may still be added).
+        started: bool,
     },
     /// A liveness probe; the peer answers with `HeartbeatAck` carrying the same id.
     Heartbeat {

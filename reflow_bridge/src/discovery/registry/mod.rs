@@ -86,12 +86,13 @@ impl RegistryConfig {
     }
 }
 
-/// The discovery registry: an HTTP service where instances register, renew and deregister,
-/// and where anyone may list them. Its state is in memory only.
+/// The discovery registry's server: an HTTP service where instances register, renew and
+/// deregister, and where anyone may list them. Its state is in memory only. (Named apart
+/// from [`Registry`](reflow_network::Registry), the registry of components.)
 #[derive(Debug)]
-pub struct Registry;
+pub struct DiscoveryServer;
 
-impl Registry {
+impl DiscoveryServer {
     /// Binds `bind` (port 0 picks a free one) and serves the registry on a task until
     /// [`RunningRegistry::stop`] or the handle is dropped.
     pub async fn serve(
