@@ -87,8 +87,21 @@ impl<'a> Writer<'a> {
             .await
             .map_err(Ended::Exit)?;
         let mut beats = Heartbeats::new(self.hub);
+        let mut gathered = false;
         loop {
             let room = self.room(out).map_err(Ended::Exit)?;
+            // A stream is flowing (frames are waiting) but would not fill a batch: let the
+            // producers run once first, so that a busy link writes fewer, fuller WebSocket
+            // messages. Nothing is taken before the pause, so nothing is held if the
+            // connection ends during it; a lone frame (a request awaiting its answer) goes
+            // out at once.
+            let queued = out.outbox.len();
+            if !gathered && queued >= 2 && queued < room && out.pending.is_empty() {
+                gathered = true;
+                tokio::task::yield_now().await;
+                continue;
+            }
+            gathered = false;
             if let Some((code, reason, _)) = &self.closing {
                 if out.outbox.is_empty() && out.pending.is_empty() {
                     return Ok(Ended::Exit(Exit::Closed(*code, reason.clone())));
