@@ -20,7 +20,7 @@ pub(crate) struct Route {
 }
 
 struct Target {
-    actor: String,
+    actor: Arc<str>,
     remote: u32,
     injector: Injector,
     local: Origin,
@@ -100,7 +100,7 @@ impl Hub {
         &self,
         link: &LinkHandle,
         route: &mut Route,
-        (actor, port, remote): (String, String, u32),
+        (actor, port, remote): (Arc<str>, Arc<str>, u32),
         payload: reflow_network::Message,
     ) {
         let Some(target) = self.target(route, link, actor, remote) else {
@@ -206,7 +206,7 @@ impl Hub {
         &self,
         route: &'r mut Route,
         link: &LinkHandle,
-        actor: String,
+        actor: Arc<str>,
         remote: u32,
     ) -> Option<&'r Target> {
         let hit = route

@@ -326,8 +326,8 @@ impl Hub {
         let link = self.link_to(network)?;
         let frame = crate::protocol::Frame::Data {
             seq: 0,
-            actor: actor.to_string(),
-            port: port.to_string(),
+            actor: actor.into(),
+            port: port.into(),
             origin: DIRECT_ORIGIN,
             payload: msg,
             trace: None,

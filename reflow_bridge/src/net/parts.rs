@@ -63,7 +63,7 @@ pub(crate) fn refuse(frame: Frame, size: usize, limit: usize) -> Refusal {
     match frame {
         Frame::Data { origin, port, .. } => Refusal::Local {
             origin,
-            port,
+            port: port.to_string(),
             size,
             limit,
         },

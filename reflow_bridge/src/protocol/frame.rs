@@ -1,6 +1,7 @@
 //! The frames two instances exchange over a link: the handshake and link control, and the
 //! data plane that carries messages to exported actors and their replies back.
 
+use std::sync::Arc;
 use reflow_network::Message;
 use serde::{Deserialize, Serialize};
 
@@ -98,10 +99,11 @@ pub(crate) enum Frame {
     Data {
         /// Position in the sender's sequence for this link.
         seq: u64,
-        /// The exported actor, as the receiving instance names it.
-        actor: String,
+        /// The exported actor, as the receiving instance names it (shared: a proxy sends the
+        /// same name with every message).
+        actor: Arc<str>,
         /// The inport of that actor.
-        port: String,
+        port: Arc<str>,
         /// The proxy session on the sending instance; replies carry it back. Never 0.
         origin: u32,
         /// The message.

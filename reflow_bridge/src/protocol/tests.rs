@@ -518,8 +518,8 @@ fn data_frame() -> impl Strategy<Value = Frame> {
         (ids(), text(), message(), prop::option::of(any::<u64>())).prop_map(
             |((seq, actor, origin), port, payload, trace)| Frame::Data {
                 seq,
-                actor,
-                port,
+                actor: actor.into(),
+                port: port.into(),
                 origin,
                 payload,
                 trace,

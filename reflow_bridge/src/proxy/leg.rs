@@ -103,15 +103,15 @@ impl Leg {
     /// Sends `msg` to `port` of `actor`, kept until done; `false` when skip mode dropped it.
     pub(super) async fn send(
         &self,
-        actor: &str,
+        actor: &Arc<str>,
         port: &Arc<str>,
         msg: Message,
     ) -> Result<bool, ActorError> {
         self.pending.push(port.clone(), msg.clone());
         let frame = Frame::Data {
             seq: 0,
-            actor: actor.to_string(),
-            port: port.to_string(),
+            actor: actor.clone(),
+            port: port.clone(),
             origin: self.origin,
             payload: msg,
             trace: None,

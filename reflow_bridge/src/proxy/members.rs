@@ -42,7 +42,8 @@ impl Member {
 /// Everything a proxy routes over.
 pub(super) struct Members {
     hub: Arc<Hub>,
-    actor: String,
+    /// The remote actor's name, shared by every message sent to it.
+    actor: Arc<str>,
     network: String,
     process: String,
     options: ProxyOptions,
@@ -67,7 +68,7 @@ impl Members {
         changes.mark_changed();
         Members {
             hub,
-            actor: actor.to_string(),
+            actor: actor.into(),
             network: network.to_string(),
             process: process.to_string(),
             options,
