@@ -2,6 +2,7 @@
 //! data plane that carries messages to exported actors and their replies back.
 
 use std::sync::Arc;
+
 use reflow_network::Message;
 use serde::{Deserialize, Serialize};
 
