@@ -118,11 +118,15 @@ impl Aggregate {
             None => None,
         };
         let (updates, with_value) = (self.mode == Mode::Updates, self.value.is_some());
-        // A string key already seen is found without building its name.
-        if let Message::String(name) = &key {
-            if let Some(group) = self.groups.get_mut(&**name) {
-                return group.add(value, updates, with_value);
-            }
+        // A string key already seen, or no key (one group), is found without building its
+        // name.
+        let known = match &key {
+            Message::String(name) => Some(&**name),
+            Message::Flow => Some("null"),
+            _ => None,
+        };
+        if let Some(group) = known.and_then(|name| self.groups.get_mut(name)) {
+            return group.add(value, updates, with_value);
         }
         let group = self
             .groups
