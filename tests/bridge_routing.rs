@@ -9,8 +9,8 @@ use std::process::Stdio;
 use serde_json::{json, Value};
 
 use crate::cli_harness::{
-    finish, listening, patient, pipeline, reflow, remote, spawn, Finished, Graph, Guard, Lines,
-    Scratch, Server, Source, TOKEN_VAR,
+    finish, http_get, listening, patient, pipeline, reflow, registry, remote, spawn, Finished,
+    Graph, Lines, Scratch, Server, Source, TOKEN_VAR,
 };
 
 /// A serving instance of `srv` whose exported `check` answers `{"n": fact, "by": tag}`.
@@ -176,17 +176,6 @@ fn a_bad_route_is_a_configuration_error_naming_the_process() {
     assert!(run.stderr.contains("`route` must be"), "{}", run.stderr);
 }
 
-/// A `reflow discovery` registry on an ephemeral port, and its URL.
-fn registry() -> (Guard, String) {
-    let mut cmd = reflow();
-    cmd.args(["discovery", "--bind", "127.0.0.1:0"]);
-    let (child, stderr, url) = listening(&mut cmd);
-    // Keep reading, so that the registry never blocks on a full stderr pipe.
-    std::thread::spawn(move || stderr.rest());
-    assert!(url.starts_with("http://"), "{url}");
-    (child, url)
-}
-
 #[test]
 fn a_fourth_instance_found_through_the_registry_mid_stream_takes_traffic() {
     let (_registry, url) = registry();
@@ -292,17 +281,6 @@ fn a_stalled_instance_opens_its_breaker_gets_probed_and_closes_when_it_recovers(
     drop(a);
 }
 
-/// `GET path` on `addr`, the body.
-fn get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response.split_once("\r\n\r\n").unwrap().1.to_string()
-}
-
 #[test]
 fn status_and_metrics_show_each_instance_of_a_remote_node_with_its_share() {
     let (a, _sa) = instance("a", &[]);
@@ -316,7 +294,7 @@ fn status_and_metrics_show_each_instance_of_a_remote_node_with_its_share() {
     let (_client, _stderr, addr) = listening(&mut cmd);
     let deadline = std::time::Instant::now() + crate::cli_harness::PATIENCE;
     let instances = loop {
-        let status: Value = serde_json::from_str(&get(&addr, "/status")).unwrap();
+        let status: Value = serde_json::from_str(&http_get(&addr, "/status")).unwrap();
         let check = status["remote_actors"]
             .as_array()
             .unwrap()
@@ -345,7 +323,7 @@ fn status_and_metrics_show_each_instance_of_a_remote_node_with_its_share() {
         assert_eq!(instance["messages"], n / 2, "{instances:#}");
         assert_eq!(instance["share"], 0.5, "{instances:#}");
     }
-    let metrics = get(&addr, "/metrics");
+    let metrics = http_get(&addr, "/metrics");
     let routed: Vec<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("reflow_bridge_proxy_routed_total{process=\"check\""))

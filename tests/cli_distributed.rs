@@ -2,6 +2,7 @@
 //! that serves `check`, a producer that uses `check@validation`, tokens, /metrics, Ctrl-C.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::cli_harness::registry;
 use crate::common;
 
 use std::ffi::OsStr;
@@ -341,33 +342,6 @@ fn tls_flags_explain_themselves_and_a_lone_key_is_refused() {
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--tls-cert <FILE>"), "{stderr}");
-}
-
-/// A `reflow discovery` registry on an ephemeral port, and its URL.
-fn registry() -> (Guard, String) {
-    let mut child = Guard(
-        reflow()
-            .args(["discovery", "--bind", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = child.0.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let line = loop {
-        let line = lines
-            .next()
-            .expect("the registry printed its address")
-            .unwrap();
-        if line.contains("listening on http://") {
-            break line;
-        }
-    };
-    // Keep draining stderr so that the registry never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    let url = format!("http://{}", line.rsplit("http://").next().unwrap());
-    (child, url)
 }
 
 #[test]

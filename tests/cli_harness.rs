@@ -289,6 +289,29 @@ pub(crate) fn listening(cmd: &mut Command) -> (Guard, Lines, String) {
     (child, stderr, addr)
 }
 
+/// The body of `GET path` on `addr`, over a plain HTTP/1.1 request.
+pub(crate) fn http_get(addr: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    body.to_string()
+}
+
+/// A `reflow discovery` registry on an ephemeral port, and its URL.
+pub(crate) fn registry() -> (Guard, String) {
+    let mut cmd = reflow();
+    cmd.args(["discovery", "--bind", "127.0.0.1:0"]);
+    let (child, stderr, url) = listening(&mut cmd);
+    // Keep reading, so that the registry never blocks on a full stderr pipe.
+    thread::spawn(move || stderr.rest());
+    assert!(url.starts_with("http://"), "{url}");
+    (child, url)
+}
+
 /// A serving `reflow run` (`--bind 127.0.0.1:0 --network-id srv`), killed on drop.
 pub(crate) struct Server {
     child: Guard,
@@ -343,14 +366,7 @@ impl Server {
 
     /// The body of `GET path`, over a plain HTTP/1.1 request.
     pub(crate) fn get(&self, path: &str) -> String {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let (_, body) = response.split_once("\r\n\r\n").unwrap();
-        body.to_string()
+        http_get(&self.addr, path)
     }
 
     /// The `/status` entry of the link to the client instance `peer`, if it has one.

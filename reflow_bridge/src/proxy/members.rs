@@ -131,11 +131,7 @@ impl Members {
     /// breaker is open and skip mode drops it). With no instance to take it, waits for one
     /// to link, at most the timeout.
     async fn route(&mut self, msg: &Message) -> Result<Vec<usize>, ActorError> {
-        self.refresh();
-        let mut eligible = self.candidates();
-        if eligible.is_empty() {
-            eligible = self.wait_for_candidates().await?;
-        }
+        let mut eligible = self.eligible().await?;
         // The clock is read only when a breaker is not closed: it costs a system call on
         // some virtual machines.
         let now = eligible
@@ -207,6 +203,23 @@ impl Members {
                 .report_breaker(&self.process, &member.instance, state.label());
             self.shares.set_state(&member.instance, state_of(member));
         }
+    }
+
+    /// The members that take new messages now ([`candidates`](Self::candidates)); with
+    /// none, waits up to the timeout for one to link.
+    async fn eligible(&mut self) -> Result<Vec<usize>, ActorError> {
+        self.refresh();
+        let eligible = self.candidates();
+        if eligible.is_empty() {
+            return self.wait_for_candidates().await;
+        }
+        Ok(eligible)
+    }
+
+    /// Whether member `i` is declared down: its link lost while another instance is up.
+    fn declared_down(&self, i: usize) -> bool {
+        let another_up = || (0..self.list.len()).any(|j| j != i && self.list[j].is_up());
+        !self.list[i].link.is_connected() && another_up()
     }
 
     /// Waits up to the timeout for an instance to take messages (a restarted one, say).
@@ -367,11 +380,9 @@ impl Members {
     /// says, in the order sent. A remote actor's failure ends the proxy as before.
     async fn recover(&mut self, outputs: &Outputs) -> ActorResult {
         self.refresh();
-        let another_up =
-            |me: usize, list: &[Member]| list.iter().enumerate().any(|(j, m)| j != me && m.is_up());
         let mut kept = Vec::new();
         for i in 0..self.list.len() {
-            let down = !self.list[i].link.is_connected() && another_up(i, &self.list);
+            let down = self.declared_down(i);
             let lost: Vec<usize> = (0..self.list[i].legs.len())
                 .filter(|&l| down || self.list[i].legs[l].is_over())
                 .collect();

@@ -40,25 +40,12 @@ impl Shares {
     /// The counter of messages sent to `instance`, listing it (as `up`) if it is new.
     pub(crate) fn counter(&self, instance: &str) -> Arc<AtomicU64> {
         let mut list = self.instances.lock();
-        if let Some(entry) = list.iter().find(|e| e.instance == instance) {
-            return entry.messages.clone();
-        }
-        let messages = Arc::new(AtomicU64::new(0));
-        list.push(Entry {
-            instance: instance.to_string(),
-            state: "up",
-            messages: messages.clone(),
-        });
-        messages
+        entry(&mut list, instance).messages.clone()
     }
 
     /// Records where `instance` stands, listing it if it is new.
     pub(crate) fn set_state(&self, instance: &str, state: &'static str) {
-        self.counter(instance);
-        let mut list = self.instances.lock();
-        if let Some(entry) = list.iter_mut().find(|e| e.instance == instance) {
-            entry.state = state;
-        }
+        entry(&mut self.instances.lock(), instance).state = state;
     }
 
     /// Every instance with its share, ordered by instance id.
@@ -86,4 +73,20 @@ impl Shares {
         shares.sort_by(|a, b| a.instance.cmp(&b.instance));
         shares
     }
+}
+
+/// The entry of `instance`, added (as `up`, nothing sent) if it is new.
+fn entry<'a>(list: &'a mut Vec<Entry>, instance: &str) -> &'a mut Entry {
+    let at = match list.iter().position(|e| e.instance == instance) {
+        Some(at) => at,
+        None => {
+            list.push(Entry {
+                instance: instance.to_string(),
+                state: "up",
+                messages: Arc::default(),
+            });
+            list.len() - 1
+        }
+    };
+    &mut list[at]
 }

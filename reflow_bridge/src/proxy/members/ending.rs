@@ -31,11 +31,7 @@ impl Members {
 
     /// Where an empty stream's end goes: every instance when broadcasting, else one.
     async fn route_targets_for_end(&mut self) -> Result<Vec<usize>, ActorError> {
-        self.refresh();
-        let mut eligible = self.candidates();
-        if eligible.is_empty() {
-            eligible = self.wait_for_candidates().await?;
-        }
+        let mut eligible = self.eligible().await?;
         if !matches!(self.policy, Policy::Broadcast) {
             eligible.truncate(1);
         }
@@ -50,15 +46,8 @@ impl Members {
             // between the two looks is seen by the second.
             let all_done = self.legs().all(Leg::is_done);
             self.join_failed().await?;
-            let down = self.list.iter().enumerate().any(|(i, m)| {
-                !m.legs.is_empty()
-                    && !m.link.is_connected()
-                    && self
-                        .list
-                        .iter()
-                        .enumerate()
-                        .any(|(j, o)| j != i && o.is_up())
-            });
+            let down = (0..self.list.len())
+                .any(|i| !self.list[i].legs.is_empty() && self.declared_down(i));
             if down || self.legs().any(Leg::is_lost) {
                 return Ok(false);
             }
