@@ -138,8 +138,14 @@ async fn one_endpoint_down_is_not_fatal_and_a_departed_instance_is_forgotten() {
     // Shutdown returns once the server has deregistered.
     let listed = http_get(&registry.local_addr().to_string(), "/v1/instances").await;
     assert!(!listed.contains(&server_id), "{listed}");
-    // Nothing to await for an absence: let three discovery rounds (100 ms each) pass.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // An absence is seen after the client has listed the registry three more times.
+    let rounds = common::metric(&client, "discovery_rounds_total").await;
+    bounded(async {
+        while common::metric(&client, "discovery_rounds_total").await < rounds + 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
     assert!(
         client.peers().is_empty(),
         "a departed instance is not dialled again"

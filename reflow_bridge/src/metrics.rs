@@ -223,6 +223,8 @@ pub(crate) struct Metrics {
     pub(crate) proxy_resent: Counter,
     /// Of those, the ones some of whose replies had already come back.
     pub(crate) proxy_duplicates: Counter,
+    /// Rounds of HTTP discovery done.
+    pub(crate) discovery_rounds: Counter,
     /// Circuit breaker transitions, by the state entered (`closed`, `open`, `half_open`).
     breaker_transitions: [Counter; 3],
     /// Remote sessions served here that ended with an error because the exported actor
@@ -321,6 +323,7 @@ impl Metrics {
             &self.served_sessions_failed,
             &self.proxy_resent,
             &self.proxy_duplicates,
+            &self.discovery_rounds,
         ]
     }
 
@@ -414,7 +417,7 @@ fn render_gauges(out: &mut Exposition, gauges: &Gauges) {
 }
 
 /// Name and help of each unlabelled counter, in the order of `Metrics::plain_counters`.
-const PLAIN_COUNTERS: [(&str, &str); 20] = [
+const PLAIN_COUNTERS: [(&str, &str); 21] = [
     (
         "links_established_total",
         "Links that completed the handshake.",
@@ -470,6 +473,10 @@ const PLAIN_COUNTERS: [(&str, &str); 20] = [
     (
         "proxy_duplicates_total",
         "Messages sent again whose replies had partly come back: duplicated in the output.",
+    ),
+    (
+        "discovery_rounds_total",
+        "Rounds of HTTP discovery done: register, list, link to what is new.",
     ),
 ];
 

@@ -143,6 +143,7 @@ async fn run(shared: Arc<Shared>, refresh: Arc<Notify>) {
         .max(Duration::from_millis(10));
     loop {
         round(&shared).await;
+        shared.hub.metrics.discovery_rounds.inc();
         tokio::select! {
             () = tokio::time::sleep(every) => {}
             () = refresh.notified() => {}

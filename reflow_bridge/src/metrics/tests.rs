@@ -109,8 +109,8 @@ fn fresh_metrics_render_every_family_at_zero() {
     assert!(text.contains("# TYPE reflow_bridge_links_established_total counter\n"));
     assert!(text.contains("reflow_bridge_handshake_failures_total{reason=\"auth_failed\"} 0\n"));
     assert!(text.contains("# TYPE reflow_bridge_link_queue_depth gauge\n"));
-    // 20 plain counters, 7 + 8 + 5 + 3 labelled ones, 4 unlabelled gauges, no queue depths.
-    assert_eq!(samples.len(), 47);
+    // 21 plain counters, 7 + 8 + 5 + 3 labelled ones, 4 unlabelled gauges, no queue depths.
+    assert_eq!(samples.len(), 48);
     assert!(samples.iter().all(|s| s.2 == 0.0));
 }
 
