@@ -13,7 +13,7 @@ pub use reflow_actors::testing;
 pub use reflow_bridge as bridge;
 pub use reflow_network::{
     graph, Actor, ActorError, ActorResult, BoxedActor, BuildError, Component, ComponentInfo,
-    ConfigError, Context, Error, Failure, Graph, Injector, Instance, Instances, Message, Network,
-    NetworkConfig, NetworkEvent, Origin, Outputs, Ports, Problem, ProblemKind, Problems, Registry,
-    Report, RunningNetwork, Tap, Tapped, TryInjectError, TryOutputError,
+    ConfigError, Context, Error, Failure, Graph, Injector, Instance, Instances, Key, Message,
+    Network, NetworkConfig, NetworkEvent, Object, Origin, Outputs, Ports, Problem, ProblemKind,
+    Problems, Registry, Report, RunningNetwork, Tap, Tapped, TryInjectError, TryOutputError,
 };

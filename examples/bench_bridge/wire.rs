@@ -6,10 +6,9 @@
 //! `golden_bytes_match_the_bridge` checks it against the bridge codec's own test vector, and
 //! the `inspect` module against bytes the bridge really sent.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use reflow::Message;
+use reflow::{Key, Message, Object};
 
 /// The envelope version: the bridge's protocol version.
 const VERSION: u64 = reflow::bridge::PROTOCOL_VERSION as u64;
@@ -186,10 +185,10 @@ impl<'a> Reader<'a> {
         (0..count).map(|_| self.message(depth + 1)).collect()
     }
 
-    fn entries(&mut self, depth: usize) -> Result<BTreeMap<String, Message>, Malformed> {
+    fn entries(&mut self, depth: usize) -> Result<Object, Malformed> {
         let count = self.len()?;
         (0..count)
-            .map(|_| Ok((self.string()?, self.message(depth + 1)?)))
+            .map(|_| Ok((Key::new(self.str()?), self.message(depth + 1)?)))
             .collect()
     }
 

@@ -1,17 +1,19 @@
 //! An object whose values are CEL expressions, evaluated into an object message: the
 //! derived fact of `Rule`'s `emit` and the object form of `Map`'s `expr`.
 
-use reflow_network::{ConfigError, Message};
+use reflow_network::{ConfigError, Key, Message, Object};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 use crate::config;
 use crate::expr::{Expr, Fact};
 
-/// Output keys with the expression that computes each.
+/// Output keys with the expression that computes each, in the order of the keys (so that
+/// each object is built in order, without sorting).
 #[derive(Debug)]
 pub(crate) struct Fields {
     key: &'static str,
-    fields: Vec<(String, Expr)>,
+    fields: Vec<(Key, Expr)>,
 }
 
 impl Fields {
@@ -29,8 +31,9 @@ impl Fields {
                     "`{path}` must be a CEL expression in a string, not {source}"
                 )));
             };
-            fields.push((name.clone(), config::expr(&path, source)?));
+            fields.push((Key::new(name), config::expr(&path, source)?));
         }
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Fields { key, fields })
     }
 
@@ -39,10 +42,10 @@ impl Fields {
         let mut entries = Vec::with_capacity(self.fields.len());
         for (name, expr) in &self.fields {
             match expr.eval(fact) {
-                Ok(value) => entries.push((name.as_str(), value)),
+                Ok(value) => entries.push((name.clone(), value)),
                 Err(err) => return Err(format!("{}.{name}: {err}", self.key)),
             }
         }
-        Ok(Message::object(entries))
+        Ok(Message::Object(Arc::new(Object::from_iter(entries))))
     }
 }

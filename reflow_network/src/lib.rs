@@ -51,7 +51,7 @@ pub use events::{Failure, NetworkEvent, Report};
 pub use external::{Injector, Outputs, Tap, Tapped, TryInjectError, TryOutputError};
 pub use graph::{Graph, Problem, ProblemKind, Problems, Warning, WarningKind};
 pub use instances::{Instance, Instances};
-pub use message::Message;
+pub use message::{Key, Message, Object, INTERNED_KEYS, INTERNED_LEN};
 pub use network::{Network, NetworkConfig, RunningNetwork};
 pub use process::BoxedActor;
 pub use registry::{BuildError, Registry};

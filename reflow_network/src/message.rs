@@ -1,7 +1,6 @@
 //! The value that travels along edges: JSON-compatible data, bytes or an error, shared
 //! behind `Arc`s so that fan-out clones a pointer, never the payload.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -37,7 +36,7 @@ pub enum Message {
     /// An ordered list of messages.
     Array(Arc<[Message]>),
     /// A map from keys to messages, ordered by key.
-    Object(Arc<BTreeMap<String, Message>>),
+    Object(Arc<Object>),
     /// Raw bytes.
     Bytes(Arc<[u8]>),
     /// An error value, carried as data (for example on an `error` outport).
@@ -56,9 +55,9 @@ impl Message {
     }
 
     /// An object built from key/value pairs.
-    pub fn object<K: Into<String>>(entries: impl IntoIterator<Item = (K, Message)>) -> Self {
-        let map = entries.into_iter().map(|(k, v)| (k.into(), v)).collect();
-        Message::Object(Arc::new(map))
+    /// Of entries given twice under one key, the last wins.
+    pub fn object<K: Into<Key>>(entries: impl IntoIterator<Item = (K, Message)>) -> Self {
+        Message::Object(Arc::new(entries.into_iter().collect()))
     }
 
     /// An array built from messages.
@@ -117,9 +116,11 @@ impl Message {
             Message::Float(f) => Value::from(*f),
             Message::String(s) => Value::String(s.to_string()),
             Message::Array(items) => Value::Array(items.iter().map(Message::to_json).collect()),
-            Message::Object(map) => {
-                Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
+            Message::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect(),
+            ),
             Message::Bytes(bytes) => Value::Array(bytes.iter().map(|b| Value::from(*b)).collect()),
             Message::Error(reason) => serde_json::json!({ "error": reason.as_ref() }),
         }
@@ -146,7 +147,7 @@ impl From<&Value> for Message {
             Value::Array(items) => Message::Array(items.iter().map(Message::from).collect()),
             Value::Object(map) => Message::Object(Arc::new(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), Message::from(v)))
+                    .map(|(k, v)| (k.as_str(), Message::from(v)))
                     .collect(),
             )),
         }
@@ -192,6 +193,11 @@ impl fmt::Display for Message {
 }
 
 mod json;
+mod key;
+mod object;
+
+pub use key::{Key, INTERNED_KEYS, INTERNED_LEN};
+pub use object::Object;
 
 #[cfg(test)]
 mod tests;

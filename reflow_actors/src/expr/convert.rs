@@ -1,7 +1,7 @@
 //! Conversions between [`Message`] and CEL values. A message becomes a CEL value that
 //! borrows its strings and keys (no text is copied); a CEL result becomes a message.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use cel::common::types::{
@@ -63,11 +63,11 @@ pub(super) fn from_value(value: Value) -> Result<Message, String> {
                 .collect::<Result<Arc<[Message]>, String>>()?,
         ),
         Value::Map(map) => {
-            let mut entries = BTreeMap::new();
+            let mut entries = Vec::with_capacity(map.map.len());
             for (k, v) in map.map.iter() {
-                entries.insert(key_string(k), from_value(v.clone())?);
+                entries.push((key_string(k), from_value(v.clone())?));
             }
-            Message::Object(Arc::new(entries))
+            Message::object(entries)
         }
         other => {
             return Err(format!(

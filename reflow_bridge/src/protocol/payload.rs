@@ -2,12 +2,11 @@
 //! impls give, but bounded in depth both ways, so that a hostile peer cannot overflow the
 //! stack of the decoder with a deeply nested value, and with bytes and strings copied in one go.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use reflow_network::Message;
+use reflow_network::{Key, Message, Object};
 use serde::de::{self, DeserializeSeed, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 use serde::ser::{self, SerializeMap, SerializeSeq};
 use serde::{Deserializer, Serialize, Serializer};
@@ -84,14 +83,14 @@ impl Serialize for Items<'_> {
 
 /// The entries of an object, one level deeper.
 struct Entries<'a> {
-    map: &'a BTreeMap<String, Message>,
+    map: &'a Object,
     depth: usize,
 }
 
 impl Serialize for Entries<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.map.len()))?;
-        for (key, msg) in self.map {
+        for (key, msg) in self.map.iter() {
             map.serialize_entry(
                 key,
                 &Bounded {
@@ -200,7 +199,7 @@ impl<'de> Visitor<'de> for ItemsSeed {
 struct EntriesSeed(MessageSeed);
 
 impl<'de> DeserializeSeed<'de> for EntriesSeed {
-    type Value = BTreeMap<String, Message>;
+    type Value = Object;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
@@ -208,18 +207,18 @@ impl<'de> DeserializeSeed<'de> for EntriesSeed {
 }
 
 impl<'de> Visitor<'de> for EntriesSeed {
-    type Value = BTreeMap<String, Message>;
+    type Value = Object;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a map of messages")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut entries = BTreeMap::new();
-        while let Some((key, msg)) = map.next_entry_seed(PhantomData::<String>, self.0)? {
-            entries.insert(key, msg);
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+        while let Some(entry) = map.next_entry_seed(PhantomData::<Key>, self.0)? {
+            entries.push(entry);
         }
-        Ok(entries)
+        Ok(entries.into_iter().collect())
     }
 }
 

@@ -1,7 +1,6 @@
 //! JSON text straight to and from [`Message`], without a `serde_json::Value` in between: one
 //! allocation per string and per compound value when parsing, none per value when printing.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -9,7 +8,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserializer, Serialize, Serializer};
 
-use super::Message;
+use super::{Key, Message, Object};
 
 impl Message {
     /// Parses JSON text into a message, as `Message::from(serde_json::from_str::<Value>(text)?)`
@@ -128,10 +127,10 @@ impl<'de> Visitor<'de> for JsonVisitor {
     /// Entries in any order; of a key given twice, the last value wins (as in `Value`).
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(key) = map.next_key::<Key>()? {
             entries.push((key, map.next_value_seed(JsonSeed)?));
         }
-        Ok(Message::Object(Arc::new(BTreeMap::from_iter(entries))))
+        Ok(Message::Object(Arc::new(Object::from_iter(entries))))
     }
 }
 

@@ -93,11 +93,11 @@ impl Node {
             Node::FactField(field) => V::of(fact.get(field)?),
             Node::Lit(msg) => V::of(msg),
             Node::Field(operand, field) => match operand.value(fact)? {
-                V::Map(map) => V::of(map.get(&**field)?),
+                V::Map(map) => V::of(map.get(field)?),
                 _ => return None,
             },
             Node::Has(operand, field) => match operand.value(fact)? {
-                V::Map(map) => V::Bool(map.contains_key(&**field)),
+                V::Map(map) => V::Bool(map.contains_key(field)),
                 _ => return None,
             },
             Node::Index(operand, i) => V::of(value::index(&operand.value(fact)?, &i.value(fact)?)?),

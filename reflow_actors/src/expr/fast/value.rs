@@ -3,10 +3,9 @@
 //! `None` where the CEL interpreter's answer could differ (mixed types, overflow, NaN).
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use reflow_network::Message;
+use reflow_network::{Message, Object};
 
 use super::{Arith, Cmp, TextFn};
 
@@ -22,7 +21,7 @@ pub(super) enum V<'a> {
     /// A string computed by the expression.
     Text(Arc<str>),
     List(&'a Arc<[Message]>),
-    Map(&'a Arc<BTreeMap<String, Message>>),
+    Map(&'a Arc<Object>),
     /// Bytes and error messages: only passed through.
     Other(&'a Message),
 }
